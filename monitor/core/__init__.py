@@ -1,0 +1,1 @@
+"""The functional core: pure decisions on immutable data, the clock passed in."""

@@ -1,0 +1,1 @@
+"""The SmartLead boundary: payload models, the API client and the simulator."""
