@@ -1,0 +1,278 @@
+"""The issue lifecycle: (issues, poll outcome, policy) -> (issues after, events).
+
+Flap protection counts consecutive observations; recovery needs positive evidence (a row
+that says healthy, or a 404 by id); a failed poll only ever speaks about the workspace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from monitor.core.health import Source, Verdict, verdicts
+from monitor.core.model import (
+    AccountRef,
+    Event,
+    Issue,
+    IssueKey,
+    IssueKind,
+    PollFailure,
+    PollKind,
+    PollOutcome,
+    PollResult,
+    ResolveReason,
+    Status,
+    event_id,
+)
+from monitor.smartlead.models import Account
+
+# Workspace-level kinds fire on their own streaks, whatever the account thresholds are.
+WORKSPACE_DEFAULTS = {IssueKind.API_AUTH_FAILED: (1, 1), IssueKind.API_UNAVAILABLE: (3, 1)}
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    thresholds: Mapping[IssueKind, tuple[int, int]]  # kind -> (failure, success) streaks
+    repeat_interval: float  # seconds of firing between reminders; 0 = none
+    reputation_low: float  # ratio: 0.8 for 80 %
+    max_step: float  # the longest gap between two checks that counts as firing time
+
+    def threshold(self, kind: IssueKind) -> tuple[int, int]:
+        return self.thresholds.get(kind) or WORKSPACE_DEFAULTS.get(kind, (1, 1))
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    issues: dict[IssueKey, Issue]  # every tracked issue of the workspace afterwards
+    upserted: list[Issue]
+    removed: list[IssueKey]
+    events: list[Event]
+
+
+_REMOVED = None  # an observation that the account no longer exists
+Observation = Verdict | None
+
+
+def to_confirm(issues: Mapping[IssueKey, Issue], result: PollResult) -> set[int]:
+    """Accounts with a tracked issue that this poll did not show failing: ask for them by id.
+
+    An account that drops out of a failing list may be healthy, or the list may have
+    drifted; only its own row can tell.
+    """
+    wanted: set[int] = set()
+    for key in issues:
+        account_id = key.account_id
+        if account_id is None or key.workspace != result.workspace:
+            continue
+        if result.poll is PollKind.INVENTORY:
+            missing = account_id not in result.rows
+        elif key.kind is IssueKind.SMTP_FAILED:
+            missing = account_id not in result.smtp_failing
+        elif key.kind is IssueKind.WARMUP_BLOCKED:
+            missing = account_id not in result.warmup_blocked
+        else:  # the failure poll does not query IMAP or reputation
+            missing = False
+        if missing:
+            wanted.add(account_id)
+    return wanted
+
+
+def observe(result: PollResult, reputation_low: float) -> dict[IssueKey, Observation]:
+    """Every observation a successful poll makes, keyed by issue."""
+    ws = result.workspace
+    found: dict[IssueKey, Observation] = {
+        IssueKey(ws, None, kind): Verdict(False, {}) for kind in WORKSPACE_DEFAULTS
+    }
+    inventory = frozenset({Source.INVENTORY})
+    for account_id, account in result.rows.items():
+        if result.poll is PollKind.INVENTORY:
+            sources = inventory
+        else:
+            sources = frozenset(
+                source
+                for source, ids in (
+                    (Source.SMTP_FAILING, result.smtp_failing),
+                    (Source.WARMUP_BLOCKED, result.warmup_blocked),
+                )
+                if account_id in ids
+            )
+        _add_row(found, ws, account, sources, reputation_low)
+    by_id = frozenset({Source.BY_ID})
+    for account_id, confirmed in result.confirmed.items():
+        if confirmed is None:
+            for kind in IssueKind:
+                if not kind.workspace_level:
+                    found[IssueKey(ws, account_id, kind)] = _REMOVED
+        else:
+            _add_row(found, ws, confirmed, by_id, reputation_low)
+    return found
+
+
+def _add_row(
+    found: dict[IssueKey, Observation],
+    ws: str,
+    account: Account,
+    sources: frozenset[Source],
+    reputation_low: float,
+) -> None:
+    for kind, verdict in verdicts(account, sources, reputation_low).items():
+        found[IssueKey(ws, account.id, kind)] = verdict
+
+
+def observe_failure(failure: PollFailure) -> dict[IssueKey, Observation]:
+    """A failed poll says nothing about accounts: only the workspace is failing."""
+    ws = failure.workspace
+    if failure.auth:
+        key = IssueKey(ws, None, IssueKind.API_AUTH_FAILED)
+        detail: dict[str, Any] = {"status": failure.status or 401, "message": failure.error}
+    else:
+        key = IssueKey(ws, None, IssueKind.API_UNAVAILABLE)
+        detail = {"error": failure.error, "status": failure.status}
+    return {key: Verdict(True, detail)}
+
+
+def evaluate(
+    issues: Mapping[IssueKey, Issue],
+    outcome: PollOutcome,
+    policy: Policy,
+    accounts: Mapping[int, Account] | None = None,
+) -> Transition:
+    """Apply one poll of one workspace. `accounts` names the mailboxes in new issues."""
+    now = outcome.at
+    if isinstance(outcome, PollResult):
+        observations = observe(outcome, policy.reputation_low)
+        rows: Mapping[int, Account] = {**(accounts or {}), **outcome.rows}
+        rows = {**rows, **{i: a for i, a in outcome.confirmed.items() if a is not None}}
+    else:
+        observations = observe_failure(outcome)
+        rows = accounts or {}
+    after = dict(issues)
+    upserted: dict[IssueKey, Issue] = {}
+    removed: list[IssueKey] = []
+    events: list[Event] = []
+
+    for key, observation in observations.items():
+        issue = issues.get(key)
+        if issue is not None and issue.observed_at == now:
+            continue  # this very observation was applied already: a replay changes nothing
+        account = rows.get(key.account_id) if key.account_id is not None else None
+        new, event = _step(issue, key, observation, account, now, policy)
+        if event is not None:
+            events.append(event)
+        if new is None:
+            if issue is not None:
+                del after[key]
+                removed.append(key)
+        else:
+            after[key] = new
+            upserted[key] = new
+
+    for key, issue in list(after.items()):
+        before = issues.get(key)
+        if key.workspace != outcome.workspace or not issue.firing or before is None:
+            continue
+        if not before.firing or before.observed_at == now:
+            continue  # fired by this very poll, or a replay
+        ticked, event = _tick(issue, before.observed_at, now, policy)
+        after[key] = upserted[key] = ticked
+        if event is not None:
+            events.append(event)
+    return Transition(after, list(upserted.values()), removed, events)
+
+
+def _step(
+    issue: Issue | None,
+    key: IssueKey,
+    observation: Observation,
+    account: Account | None,
+    now: datetime,
+    policy: Policy,
+) -> tuple[Issue | None, Event | None]:
+    """One observation of one issue: the issue afterwards (None: not tracked) and any event."""
+    fail_after, heal_after = policy.threshold(key.kind)
+    ref = AccountRef.of(account) if account is not None else issue.account if issue else None
+    if observation is _REMOVED:
+        if issue is None or not issue.firing:
+            return None, None
+        return None, _resolved(issue, now, ResolveReason.ACCOUNT_REMOVED)
+    if observation.failing:
+        if issue is None:
+            issue = Issue(key=key, account=ref, since=now, detail={}, observed_at=now)
+        issue = replace(
+            issue,
+            account=ref,
+            detail=dict(observation.detail),
+            observed_at=now,
+            failing_streak=issue.failing_streak + 1,
+            healthy_streak=0,
+        )
+        if not issue.firing and issue.failing_streak >= fail_after:
+            issue = replace(issue, firing=True)
+            return issue, _firing(issue)
+        return issue, None
+    if issue is None:
+        return None, None
+    if not issue.firing:
+        return None, None  # a pending issue that sees health was a blip
+    issue = replace(
+        issue, observed_at=now, healthy_streak=issue.healthy_streak + 1, failing_streak=0
+    )
+    if issue.healthy_streak >= heal_after:
+        return None, _resolved(issue, now, ResolveReason.RECOVERED)
+    return issue, None
+
+
+def _tick(
+    issue: Issue, checked_at: datetime, now: datetime, policy: Policy
+) -> tuple[Issue, Event | None]:
+    """Count firing time since the last check and emit a reminder when due.
+
+    The step is clamped to [0, max_step], so a wall clock that jumps back or ahead neither
+    stops reminders nor fires them early.
+    """
+    step = min(max((now - checked_at).total_seconds(), 0.0), policy.max_step)
+    firing_for = issue.firing_for + step
+    issue = replace(issue, firing_for=firing_for, observed_at=now)
+    if policy.repeat_interval <= 0 or firing_for - issue.reminded_for < policy.repeat_interval:
+        return issue, None
+    issue = replace(issue, reminded_for=firing_for, reminders=issue.reminders + 1)
+    return issue, Event(
+        id=event_id(issue.key, issue.since, Status.FIRING, issue.reminders),
+        key=issue.key,
+        status=Status.FIRING,
+        account=issue.account,
+        detail=issue.detail,
+        started_at=issue.since,
+        reminder=True,
+    )
+
+
+def _firing(issue: Issue) -> Event:
+    return Event(
+        id=event_id(issue.key, issue.since, Status.FIRING),
+        key=issue.key,
+        status=Status.FIRING,
+        account=issue.account,
+        detail=issue.detail,
+        started_at=issue.since,
+    )
+
+
+def _resolved(issue: Issue, now: datetime, reason: ResolveReason) -> Event:
+    return Event(
+        id=event_id(issue.key, issue.since, Status.RESOLVED),
+        key=issue.key,
+        status=Status.RESOLVED,
+        account=issue.account,
+        detail=issue.detail,
+        started_at=issue.since,
+        resolved_at=now,
+        reason=reason,
+    )
+
+
+def firing_event(issue: Issue) -> Event:
+    """The fire event of an open issue, as Alertmanager is re-sent it every cycle."""
+    return _firing(issue)
