@@ -1,0 +1,367 @@
+"""Prometheus exposition (contract §8): self-metrics plus fleet metrics rendered from state.
+
+The fleet families are rendered once per cycle into bytes (`render_fleet`), so a scrape of
+100,000 accounts costs a copy, never a walk over the fleet and never a call to SmartLead.
+Self-metrics (counters and poll gauges) live in a small prometheus_client registry of their
+own, with every series that will exist created at zero.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+
+from monitor.core.health import Source, reputation_is_low, warmup_blocked
+from monitor.core.model import Event, IssueKind, PollKind, Status
+from monitor.store import PollStatus, WorkspaceState
+from monitor.views import last_success
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+# From a quick failure poll of one page (a fraction of a second) to an inventory poll of a
+# large fleet at 1 request/s (100,000 accounts = 1,000 pages ≈ 17 minutes).
+POLL_DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800)
+
+NOTIFICATION_RESULTS = ("sent", "failed", "dropped")
+
+_INVENTORY = frozenset({Source.INVENTORY})
+
+
+@dataclass(slots=True)
+class _Histogram:
+    counts: list[int] = field(default_factory=lambda: [0] * len(POLL_DURATION_BUCKETS))
+    total: int = 0
+    sum: float = 0.0
+
+    def observe(self, value: float) -> None:
+        self.total += 1
+        self.sum += value
+        for i, bound in enumerate(POLL_DURATION_BUCKETS):
+            if value <= bound:
+                self.counts[i] += 1
+                break
+
+    def cumulative(self) -> list[tuple[str, float]]:
+        running = 0
+        buckets: list[tuple[str, float]] = []
+        for bound, count in zip(POLL_DURATION_BUCKETS, self.counts, strict=True):
+            running += count
+            buckets.append((_number(bound), running))
+        buckets.append(("+Inf", self.total))
+        return buckets
+
+
+class SelfMetrics:
+    """What the monitor itself did: issues opened/resolved, polls, API requests, deliveries.
+
+    Every series that will exist is created at zero here, so rate() and absent() alerts work
+    from the first scrape. The daemon calls the methods below from the event loop.
+    """
+
+    def __init__(self, workspaces: Sequence[str], notifiers: Sequence[str], version: str) -> None:
+        self.version = version
+        kinds = [str(kind) for kind in IssueKind]
+        polls = [str(poll) for poll in PollKind]
+        self._opened = {(w, k): 0.0 for w in workspaces for k in kinds}
+        self._resolved = {(w, k): 0.0 for w in workspaces for k in kinds}
+        self._poll_success = {(w, p): 0.0 for w in workspaces for p in polls}
+        self._poll_last_success = {(w, p): 0.0 for w in workspaces for p in polls}
+        self._poll_duration = {(w, p): _Histogram() for w in workspaces for p in polls}
+        self._requests = {(w, "200"): 0.0 for w in workspaces}
+        self._notifications = {(n, r): 0.0 for n in notifiers for r in NOTIFICATION_RESULTS}
+        self._pending = dict.fromkeys(notifiers, 0.0)
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self)
+
+    def observe_poll(self, status: PollStatus) -> None:
+        """A poll just finished: its outcome, last success and duration."""
+        self.restore_poll(status)
+        key = (status.workspace, str(status.poll))
+        self._poll_duration.setdefault(key, _Histogram()).observe(max(status.duration, 0.0))
+
+    def restore_poll(self, status: PollStatus) -> None:
+        """After a restart: the stored outcome and last success, without a duration."""
+        key = (status.workspace, str(status.poll))
+        self._poll_success[key] = 1.0 if status.ok else 0.0
+        success_at = last_success(status)
+        if success_at is not None:
+            self._poll_last_success[key] = success_at.timestamp()
+        else:
+            self._poll_last_success.setdefault(key, 0.0)
+        self._poll_duration.setdefault(key, _Histogram())
+
+    def count_request(self, workspace: str, code: str) -> None:
+        """One HTTP request to SmartLead; `code` is the status or a short error word."""
+        key = (workspace, code)
+        self._requests[key] = self._requests.get(key, 0.0) + 1
+
+    def count_events(self, events: Iterable[Event]) -> None:
+        """Opened = a firing event that is not a reminder; resolved = a resolved event."""
+        for event in events:
+            key = (event.workspace, str(event.kind))
+            if event.status is Status.RESOLVED:
+                self._resolved[key] = self._resolved.get(key, 0.0) + 1
+            elif not event.reminder:
+                self._opened[key] = self._opened.get(key, 0.0) + 1
+
+    def count_notification(self, notifier: str, result: str) -> None:
+        """One outbox message `sent`, `failed` (an attempt; it will be retried) or `dropped`."""
+        if result not in NOTIFICATION_RESULTS:
+            raise ValueError(f"unknown notification result {result!r}")
+        key = (notifier, result)
+        self._notifications[key] = self._notifications.get(key, 0.0) + 1
+
+    def set_outbox_pending(self, counts: Mapping[str, int]) -> None:
+        """Pending messages per notifier; a configured notifier missing from `counts` has 0."""
+        for notifier in self._pending:
+            self._pending[notifier] = 0.0
+        for notifier, count in counts.items():
+            self._pending[notifier] = float(count)
+
+    @property
+    def outbox_pending(self) -> dict[str, int]:
+        """The last pending counts per notifier, as `/api/v1/status` reports them."""
+        return {notifier: int(count) for notifier, count in sorted(self._pending.items())}
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+    def collect(self) -> Iterator[Metric]:
+        """The prometheus_client collector protocol: families built from the fields above."""
+        yield _counter(
+            "smartlead_issues_opened",
+            "Issues that started firing.",
+            ["workspace", "kind"],
+            self._opened,
+        )
+        yield _counter(
+            "smartlead_issues_resolved",
+            "Firing issues that resolved.",
+            ["workspace", "kind"],
+            self._resolved,
+        )
+        yield _gauge(
+            "smartlead_poll_success",
+            "1 when the last poll of this kind succeeded, else 0.",
+            ["workspace", "poll"],
+            self._poll_success,
+        )
+        yield _gauge(
+            "smartlead_poll_last_success_timestamp_seconds",
+            "Unix time of the last successful poll of this kind; 0 before the first.",
+            ["workspace", "poll"],
+            self._poll_last_success,
+        )
+        duration = HistogramMetricFamily(
+            "smartlead_poll_duration_seconds",
+            "Wall time of a poll, all pages and retries included.",
+            labels=["workspace", "poll"],
+        )
+        for (workspace, poll), histogram in sorted(self._poll_duration.items()):
+            duration.add_metric([workspace, poll], histogram.cumulative(), histogram.sum)
+        yield duration
+        yield _counter(
+            "smartlead_api_requests",
+            "HTTP requests to the SmartLead API by status code.",
+            ["workspace", "code"],
+            self._requests,
+        )
+        yield _counter(
+            "smartlead_notifications",
+            "Notification messages by outcome: sent, failed (will retry) or dropped.",
+            ["notifier", "result"],
+            self._notifications,
+        )
+        pending = GaugeMetricFamily(
+            "smartlead_outbox_pending",
+            "Messages waiting in the durable outbox.",
+            labels=["notifier"],
+        )
+        for notifier, count in sorted(self._pending.items()):
+            pending.add_metric([notifier], count)
+        yield pending
+        build = GaugeMetricFamily(
+            "smartlead_monitor_build_info", "The running version; always 1.", labels=["version"]
+        )
+        build.add_metric([self.version], 1.0)
+        yield build
+
+
+def _counter(
+    name: str, help_text: str, labels: list[str], values: Mapping[tuple[str, str], float]
+) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, help_text, labels=labels)
+    for key, value in sorted(values.items()):
+        family.add_metric(list(key), value)
+    return family
+
+
+def _gauge(
+    name: str, help_text: str, labels: list[str], values: Mapping[tuple[str, str], float]
+) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, help_text, labels=labels)
+    for key, value in sorted(values.items()):
+        family.add_metric(list(key), value)
+    return family
+
+
+# --- fleet metrics, rendered from state once per cycle -------------------------------------
+
+_GROUP_FAMILIES = (
+    ("smartlead_accounts", "Email accounts in the last inventory."),
+    ("smartlead_accounts_smtp_failing", "Accounts whose SMTP check fails."),
+    ("smartlead_accounts_imap_failing", "Accounts whose IMAP check fails."),
+    ("smartlead_accounts_warmup_blocked", "Accounts whose warmup is blocked."),
+    ("smartlead_accounts_reputation_low", "Accounts with an active warmup under the line."),
+)
+_RATIO = "smartlead_account_warmup_reputation_ratio"
+_SENT = "smartlead_account_daily_sent"
+_LIMIT = "smartlead_account_daily_limit"
+_ISSUE_OPEN = "smartlead_issue_open"
+
+
+def render_fleet(
+    states: Mapping[str, WorkspaceState], *, per_account: bool, reputation_low: float
+) -> bytes:
+    """The fleet families in Prometheus text format 0.0.4, from the stored state.
+
+    Call it once per cycle and cache the bytes (`MetricsExposition.update_fleet`).
+    Conventions: `client_id="none"` for accounts without a client; every esp/client group that
+    has accounts exports all five counts, zeros included. Per-account series (only when
+    `per_account`) are skipped for a value the API did not give (the reputation ratio needs a
+    readable reputation). `smartlead_issue_open` has one series per firing issue; pending
+    issues under their threshold are not open. Workspace-level issues (api_auth_failed,
+    api_unavailable) carry only `workspace` and `kind`, as Prometheus treats a missing label
+    as empty: `smartlead_issue_open{account_id=""}` selects them.
+    `reputation_low` is a ratio (0.8 for 80 %).
+    """
+    groups: dict[tuple[str, str, int | None], list[int]] = {}
+    ratio: list[str] = []
+    sent: list[str] = []
+    limit: list[str] = []
+    issues: list[str] = []
+    for workspace, state in states.items():
+        ws = _escape(workspace)
+        for account in state.accounts.values():
+            group_key = (workspace, account.esp, account.client_id)
+            counts = groups.get(group_key)
+            if counts is None:
+                counts = groups[group_key] = [0, 0, 0, 0, 0]
+            counts[0] += 1
+            if account.is_smtp_success is False:
+                counts[1] += 1
+            if account.is_imap_success is False:
+                counts[2] += 1
+            if warmup_blocked(account, _INVENTORY):
+                counts[3] += 1
+            if reputation_is_low(account, reputation_low):
+                counts[4] += 1
+            if not per_account:
+                continue
+            labels = (
+                f'{{workspace="{ws}",account_id="{account.id}",email="{_escape(account.email)}"}} '
+            )
+            warmup = account.warmup
+            if warmup is not None and warmup.reputation is not None:
+                ratio.append(labels + _number(warmup.reputation))
+            if account.daily_sent_count is not None:
+                sent.append(labels + str(account.daily_sent_count))
+            if account.message_per_day is not None:
+                limit.append(labels + str(account.message_per_day))
+        for issue in state.issues.values():
+            if not issue.firing:
+                continue
+            account_id = issue.key.account_id
+            kind = issue.key.kind
+            if account_id is None:
+                issues.append(f'{{workspace="{ws}",kind="{kind}"}} 1')
+                continue
+            if issue.account is not None:
+                email = issue.account.email
+            else:
+                known = state.accounts.get(account_id)
+                email = known.email if known is not None else ""
+            issues.append(
+                f'{{workspace="{ws}",account_id="{account_id}",email="{_escape(email)}",'
+                f'kind="{kind}"}} 1'
+            )
+
+    parts: list[str] = []
+    group_labels = [
+        (f'{{workspace="{_escape(w)}",esp="{_escape(esp)}",client_id="{_client(c)}"}} ', counts)
+        for (w, esp, c), counts in sorted(groups.items(), key=_group_order)
+    ]
+    for column, (name, help_text) in enumerate(_GROUP_FAMILIES):
+        _family(parts, name, help_text, [f"{lbl}{counts[column]}" for lbl, counts in group_labels])
+    if per_account:
+        _family(parts, _RATIO, "Warmup reputation of an account, 0 to 1.", ratio)
+        _family(parts, _SENT, "Emails an account sent today.", sent)
+        _family(parts, _LIMIT, "Daily sending limit of an account.", limit)
+    _family(parts, _ISSUE_OPEN, "1 for every firing issue; gone once it resolves.", issues)
+    return "".join(parts).encode("utf-8", "replace")
+
+
+def _family(parts: list[str], name: str, help_text: str, samples: list[str]) -> None:
+    parts.append(f"# HELP {name} {help_text}\n# TYPE {name} gauge\n")
+    if samples:
+        parts.append(name)
+        parts.append(f"\n{name}".join(samples))
+        parts.append("\n")
+
+
+def _group_order(item: tuple[tuple[str, str, int | None], list[int]]) -> tuple[str, str, int]:
+    workspace, esp, client_id = item[0]
+    return workspace, esp, -1 if client_id is None else client_id
+
+
+def _client(client_id: int | None) -> str:
+    return "none" if client_id is None else str(client_id)
+
+
+def _escape(value: str) -> str:
+    """A label value as text format 0.0.4 wants it: backslash, double quote, newline escaped."""
+    if "\\" in value or '"' in value or "\n" in value:
+        return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return value
+
+
+def _number(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(float(value))
+
+
+# Families the fleet renders; the self registry must never define any of these.
+FLEET_FAMILIES = (
+    *(name for name, _ in _GROUP_FAMILIES),
+    _RATIO,
+    _SENT,
+    _LIMIT,
+    _ISSUE_OPEN,
+)
+
+
+class MetricsExposition:
+    """What `/metrics` serves: the small self registry, then the cached fleet bytes."""
+
+    def __init__(self, self_metrics: SelfMetrics, fleet: bytes = b"") -> None:
+        self.self_metrics = self_metrics
+        self._fleet = fleet
+
+    def update_fleet(self, data: bytes) -> None:
+        """Swap in the fleet bytes rendered at the end of a cycle."""
+        self._fleet = data
+
+    def render(self) -> bytes:
+        return self.self_metrics.render() + self._fleet

@@ -1,0 +1,326 @@
+"""HTTP endpoints of contract §7 and their auth (§10), over a real loopback server."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
+
+from monitor import views
+from monitor.config import HttpAuth
+from monitor.core.model import AccountRef, Issue, IssueKey, IssueKind, PollKind
+from monitor.http import create_app
+from monitor.metrics import MetricsExposition, SelfMetrics, render_fleet
+from monitor.smartlead.models import Account
+from monitor.store import PollStatus, WorkspaceState
+
+T0 = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+INTERVAL = 300.0
+TOKEN = "s3cret-token-canary"
+
+
+def account(account_id: int, email: str) -> Account:
+    return Account(account_id, email, "N", "GMAIL", None, False, "535", True, None, 3, 40, None)
+
+
+def issue(workspace: str, account_id: int | None, kind: IssueKind, firing: bool = True) -> Issue:
+    ref = AccountRef(account_id, f"u{account_id}@x.io", "N", "GMAIL", None) if account_id else None
+    return Issue(
+        key=IssueKey(workspace, account_id, kind),
+        account=ref,
+        since=T0,
+        detail={"error": "535 <b>auth</b>"},
+        observed_at=T0,
+        firing=firing,
+    )
+
+
+def failure_poll(workspace: str, at: datetime, ok: bool = True, **more: object) -> PollStatus:
+    return PollStatus(workspace, PollKind.FAILURE, at, ok, 1.5, **more)  # type: ignore[arg-type]
+
+
+def fleet() -> dict[str, WorkspaceState]:
+    acme_issues = [
+        issue("acme", 7, IssueKind.SMTP_FAILED),
+        issue("acme", 7, IssueKind.REPUTATION_LOW),
+        issue("acme", 8, IssueKind.IMAP_FAILED, firing=False),
+    ]
+    return {
+        "acme": WorkspaceState(
+            accounts={7: account(7, "u7@x.io"), 8: account(8, "u8@x.io")},
+            issues={i.key: i for i in acme_issues},
+            polls={PollKind.FAILURE: failure_poll("acme", T0)},
+        ),
+        "beta": WorkspaceState(
+            issues={
+                IssueKey("beta", None, IssueKind.API_AUTH_FAILED): issue(
+                    "beta", None, IssueKind.API_AUTH_FAILED
+                )
+            },
+            polls={
+                PollKind.FAILURE: failure_poll(
+                    "beta", T0, ok=False, error="401 unauthorized", last_success_at=T0
+                )
+            },
+        ),
+    }
+
+
+def silenced(issue: Issue) -> bool:
+    return issue.key.kind is IssueKind.REPUTATION_LOW
+
+
+@dataclass
+class FleetView:
+    """The daemon's view, reduced to state plus a clock the test drives."""
+
+    states: dict[str, WorkspaceState] = field(default_factory=fleet)
+    now: datetime = T0
+    is_alive: bool = True
+    pending: dict[str, int] = field(default_factory=lambda: {"slack": 2})
+    exposition: MetricsExposition = field(
+        default_factory=lambda: MetricsExposition(SelfMetrics(["acme", "beta"], ["slack"], "t"))
+    )
+
+    def alive(self) -> bool:
+        return self.is_alive
+
+    def readiness(self) -> tuple[bool, dict[str, object]]:
+        return views.readiness(self.states, self.now, INTERVAL)
+
+    def metrics(self) -> bytes:
+        return self.exposition.render()
+
+    def issues(self) -> list[dict[str, object]]:
+        return views.issues_json(self.states, silenced)
+
+    def status(self) -> dict[str, object]:
+        return views.status_json(self.states, self.pending, self.now)
+
+
+@asynccontextmanager
+async def serve(
+    view: FleetView, auth: HttpAuth | None = None
+) -> AsyncIterator[TestClient[web.Request, web.Application]]:
+    app = create_app(view, auth or HttpAuth())
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        yield client
+
+
+# --- the pure builders -------------------------------------------------------------------
+
+
+def test_issues_json_lists_firing_issues_only() -> None:
+    """Open issues carry the contract's fields; pending ones are not listed; silenced is set."""
+    assert views.issues_json(fleet(), silenced) == [
+        {
+            "workspace": "acme",
+            "account_id": 7,
+            "email": "u7@x.io",
+            "kind": "reputation_low",
+            "since": "2026-11-28T10:00:00Z",
+            "detail": {"error": "535 <b>auth</b>"},
+            "silenced": True,
+        },
+        {
+            "workspace": "acme",
+            "account_id": 7,
+            "email": "u7@x.io",
+            "kind": "smtp_failed",
+            "since": "2026-11-28T10:00:00Z",
+            "detail": {"error": "535 <b>auth</b>"},
+            "silenced": False,
+        },
+        {
+            "workspace": "beta",
+            "account_id": None,
+            "email": None,
+            "kind": "api_auth_failed",
+            "since": "2026-11-28T10:00:00Z",
+            "detail": {"error": "535 <b>auth</b>"},
+            "silenced": False,
+        },
+    ]
+
+
+def test_status_json_shape() -> None:
+    """Status shows each workspace's polls, counts and the outbox backlog per notifier."""
+    status = views.status_json(fleet(), {"slack": 2, "hook": 1}, T0 + timedelta(seconds=60))
+    acme = status["workspaces"]["acme"]  # type: ignore[index]
+    assert acme["accounts"] == 2
+    assert acme["open_issues"] == 2
+    assert acme["pending_issues"] == 1
+    assert acme["open_issues_by_kind"]["smtp_failed"] == 1
+    assert acme["polls"]["inventory"] is None
+    assert acme["polls"]["failure"] == {
+        "last_poll_at": "2026-11-28T10:00:00Z",
+        "outcome": "ok",
+        "error": None,
+        "duration_seconds": 1.5,
+        "last_success_at": "2026-11-28T10:00:00Z",
+        "last_success_age_seconds": 60.0,
+        "accounts": None,
+    }
+    beta_failure = status["workspaces"]["beta"]["polls"]["failure"]  # type: ignore[index]
+    assert beta_failure["outcome"] == "failed"
+    assert beta_failure["error"] == "401 unauthorized"
+    assert status["outbox"] == {"pending": {"hook": 1, "slack": 2}, "total": 3}
+    assert status["generated_at"] == "2026-11-28T10:01:00Z"
+
+
+@pytest.mark.parametrize(
+    ("age", "ready"),
+    [(0.0, True), (3 * INTERVAL, True), (3 * INTERVAL + 1, False)],
+)
+def test_readiness_window_is_three_poll_intervals(age: float, ready: bool) -> None:
+    """A workspace stays ready up to three poll intervals after its last successful poll."""
+    states = {"acme": WorkspaceState(polls={PollKind.FAILURE: failure_poll("acme", T0)})}
+    assert views.readiness(states, T0 + timedelta(seconds=age), INTERVAL)[0] is ready
+
+
+def test_readiness_names_stale_and_never_polled_workspaces() -> None:
+    """The reason lists each stale workspace with its last success and last error."""
+    states = fleet() | {"gamma": WorkspaceState()}
+    ready, body = views.readiness(states, T0 + timedelta(hours=1), INTERVAL)
+    assert not ready
+    assert body["reason"] == "failure poll stale for: acme, beta, gamma"
+    stale = {entry["workspace"]: entry for entry in body["stale"]}  # type: ignore[attr-defined]
+    assert stale["beta"]["last_error"] == "401 unauthorized"
+    assert stale["beta"]["last_success_at"] == "2026-11-28T10:00:00Z"
+    assert stale["gamma"]["reason"] == "no successful failure poll yet"
+    assert views.readiness({}, T0, INTERVAL)[0] is False
+
+
+# --- the endpoints -----------------------------------------------------------------------
+
+
+async def test_metrics_endpoint_serves_text_format() -> None:
+    """/metrics answers the exposition with the Prometheus 0.0.4 content type."""
+    view = FleetView()
+    view.exposition.update_fleet(render_fleet(view.states, per_account=True, reputation_low=0.8))
+    async with serve(view) as client:
+        response = await client.get("/metrics")
+        assert response.status == 200
+        assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+        text = await response.text()
+    names = {family.name for family in text_string_to_metric_families(text)}
+    assert {"smartlead_issue_open", "smartlead_monitor_build_info", "smartlead_accounts"} <= names
+
+
+async def test_healthz_follows_liveness_only() -> None:
+    """/healthz is 200 while alive and 503 once the loop or scheduler died."""
+    view = FleetView(now=T0 + timedelta(days=1))  # stale polls do not matter for liveness
+    async with serve(view) as client:
+        response = await client.get("/healthz")
+        assert (response.status, await response.json()) == (200, {"status": "ok"})
+        view.is_alive = False
+        assert (await client.get("/healthz")).status == 503
+
+
+async def test_readyz_turns_ready_after_a_fresh_poll() -> None:
+    """/readyz is 503 with the stale workspaces, then 200 once each had a fresh failure poll."""
+    view = FleetView(now=T0 + timedelta(seconds=4 * INTERVAL))
+    async with serve(view) as client:
+        response = await client.get("/readyz")
+        body = await response.json()
+        assert response.status == 503
+        assert [entry["workspace"] for entry in body["stale"]] == ["acme", "beta"]
+        for workspace, state in view.states.items():
+            state.polls[PollKind.FAILURE] = failure_poll(workspace, view.now)
+        response = await client.get("/readyz")
+        assert (response.status, (await response.json())["status"]) == (200, "ready")
+
+
+async def test_api_endpoints_answer_json() -> None:
+    """/api/v1/issues and /api/v1/status answer the builders' JSON, uncached."""
+    view = FleetView()
+    async with serve(view) as client:
+        issues = await client.get("/api/v1/issues")
+        assert issues.status == 200
+        assert issues.headers["Cache-Control"] == "no-store"
+        assert [row["kind"] for row in await issues.json()] == [
+            "reputation_low",
+            "smtp_failed",
+            "api_auth_failed",
+        ]
+        status = await client.get("/api/v1/status")
+        assert (await status.json())["outbox"]["total"] == 2
+
+
+async def test_unknown_path_is_404() -> None:
+    """Paths outside the contract are not found."""
+    async with serve(FleetView()) as client:
+        assert (await client.get("/api/v1/nope")).status == 404
+        assert (await client.post("/metrics")).status == 405
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+BEARER = HttpAuth(bearer_token=SecretStr(TOKEN))
+BASIC = HttpAuth(username="ops", password=SecretStr("pa:ss"))
+BOTH = HttpAuth(bearer_token=SecretStr(TOKEN), username="ops", password=SecretStr("pa:ss"))
+
+
+@pytest.mark.parametrize(
+    ("auth", "header", "status"),
+    [
+        (BEARER, None, 401),
+        (BEARER, f"Bearer {TOKEN}", 200),
+        (BEARER, f"bearer {TOKEN}", 200),
+        (BEARER, f"Bearer {TOKEN}x", 401),
+        (BEARER, "Bearer ", 401),
+        (BEARER, basic("ops", TOKEN), 401),
+        (BASIC, basic("ops", "pa:ss"), 200),
+        (BASIC, basic("ops", "wrong"), 401),
+        (BASIC, basic("root", "pa:ss"), 401),
+        (BASIC, "Basic !!!not-base64", 401),
+        (BASIC, f"Bearer {TOKEN}", 401),
+        (BOTH, basic("ops", "pa:ss"), 200),
+        (BOTH, f"Bearer {TOKEN}", 200),
+        (HttpAuth(), None, 200),
+    ],
+)
+async def test_auth_guards_every_endpoint_but_healthz(
+    auth: HttpAuth, header: str | None, status: int
+) -> None:
+    """With credentials configured, each endpoint except /healthz needs them (bearer or basic)."""
+    headers = {"Authorization": header} if header else {}
+    async with serve(FleetView(), auth) as client:
+        for path in ("/metrics", "/readyz", "/api/v1/issues", "/api/v1/status"):
+            response = await client.get(path, headers=headers)
+            assert response.status == status, path
+            if status == 401:
+                assert "WWW-Authenticate" in response.headers
+                assert TOKEN not in await response.text()
+        assert (await client.get("/healthz")).status == 200
+
+
+async def test_unauthorized_answer_offers_each_configured_scheme() -> None:
+    """A 401 challenges with every configured scheme so clients know what to send."""
+    async with serve(FleetView(), BOTH) as client:
+        response = await client.get("/api/v1/issues")
+        assert response.status == 401
+        assert response.headers.getall("WWW-Authenticate") == [
+            'Bearer realm="smartlead-monitor"',
+            'Basic realm="smartlead-monitor", charset="UTF-8"',
+        ]
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [HttpAuth(username="ops"), HttpAuth(password=SecretStr("p"))],
+)
+def test_half_configured_basic_auth_is_refused(auth: HttpAuth) -> None:
+    """A username without a password (or the reverse) never leaves the endpoints open."""
+    with pytest.raises(ValueError, match="both username and password"):
+        create_app(FleetView(), auth)
