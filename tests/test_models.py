@@ -1,8 +1,12 @@
 """Tolerant parsing of SmartLead account payloads."""
 
-import pytest
+import base64
 
-from monitor.smartlead.models import PayloadError, parse_account, parse_reputation
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from monitor.smartlead.models import PayloadError, parse_account, parse_accounts, parse_reputation
 
 
 @pytest.mark.parametrize(
@@ -40,3 +44,109 @@ def test_missing_id_is_a_clear_error() -> None:
     with pytest.raises(PayloadError, match="'id'") as caught:
         parse_account({"from_email": "a@x.io", "password": "CANARY-pw"})
     assert "CANARY" not in str(caught.value)
+
+
+# -- property: any mix of field forms parses or fails with PayloadError --------------------
+
+CANARIES = ("CANARY-pw-5b1f0e", "CANARY-imap-9c2e7d")
+CANARY_FORMS = (*CANARIES, *(base64.b64encode(c.encode()).decode() for c in CANARIES))
+
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+)
+_json = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=8,
+)
+_numbers = st.one_of(
+    st.integers(),
+    st.integers().map(str),
+    st.integers().map(lambda i: f" {i} "),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["", "-", "--5", "1.0", "0x10", "²", "٣", "1e3", "９"]),
+    _json,
+)
+_flags = st.one_of(
+    st.booleans(), st.sampled_from(["true", "false", "TRUE", " 0", "1", "yes", ""]), _json
+)
+_reputations = st.one_of(
+    st.sampled_from(["95%", "95", " 80 % ", "100", "", "n/a", "%", "1e400", "-0"]),
+    st.integers().map(lambda i: f"{i}%"),
+    st.integers(min_value=-(10**400), max_value=10**400),
+    _numbers,
+)
+_texts = st.one_of(st.text(max_size=40), _json)
+_credentials = st.sampled_from(CANARIES)
+_warmup = st.one_of(
+    _json,
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "status": _texts,
+            "warmup_reputation": _reputations,
+            "is_warmup_blocked": _flags,
+            "blocked_reason": _texts,
+            "password": _credentials,
+            "total_sent_count": _numbers,
+        },
+    ),
+)
+_rows = st.fixed_dictionaries(
+    {"password": _credentials, "imap_password": _credentials},
+    optional={
+        "id": _numbers,
+        "from_email": _texts,
+        "username": _texts,
+        "from_name": _texts,
+        "type": _texts,
+        "client_id": _numbers,
+        "is_smtp_success": _flags,
+        "smtp_failure_error": _texts,
+        "is_imap_success": _flags,
+        "imap_failure_error": _texts,
+        "daily_sent_count": _numbers,
+        "message_per_day": _numbers,
+        "warmup_details": _warmup,
+        "smtp_password": _credentials,
+        "smart_sender_flag": _json,
+    },
+)
+
+
+def _leaks(text: str) -> bool:
+    return any(canary in text for canary in CANARY_FORMS)
+
+
+@given(_rows)
+def test_any_mix_of_field_forms_parses_or_fails_cleanly(raw: dict[str, object]) -> None:
+    """Whatever forms the fields take, parsing gives a sane Account or a PayloadError, and
+    neither carries a password."""
+    try:
+        account = parse_account(raw)
+    except PayloadError as error:
+        assert not _leaks(str(error))
+        return
+    assert not _leaks(repr(account))
+    assert isinstance(account.id, int) and account.id >= 0
+    assert isinstance(account.email, str) and isinstance(account.esp, str)
+    if account.warmup is not None and account.warmup.reputation is not None:
+        assert 0.0 <= account.warmup.reputation <= 1.0
+    for count in (account.client_id, account.daily_sent_count, account.message_per_day):
+        assert count is None or type(count) is int
+
+
+@given(st.one_of(_json, st.lists(st.one_of(_rows, _json), max_size=4)))
+def test_any_list_body_parses_or_fails_cleanly(body: object) -> None:
+    """A list answer of any shape parses row by row or fails with a PayloadError."""
+    try:
+        accounts = parse_accounts(body)
+    except PayloadError as error:
+        assert not _leaks(str(error))
+        return
+    assert isinstance(body, list) and len(accounts) == len(body)
+    assert not _leaks(repr(accounts))

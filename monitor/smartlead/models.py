@@ -7,6 +7,7 @@ a log line, the state store or an exception. Error messages name fields, never v
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from typing import Any
 
 # Provider error texts are untrusted and unbounded; keep enough to diagnose, no more.
 MAX_TEXT = 500
+# An integer written as text: ASCII digits only ("²" and "--5" pass str.isdigit() tricks).
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
 
 
 class PayloadError(ValueError):
@@ -79,6 +82,8 @@ def parse_reputation(value: object) -> float | None:
     """`"95%"`, `95`, `"95"`, `95.5` → 0.95…; empty, null or nonsense → None."""
     if isinstance(value, bool) or value is None:
         return None
+    if isinstance(value, int) and not 0 <= value <= 100:
+        return None  # also ints too large for a float
     if isinstance(value, int | float):
         number = float(value)
     elif isinstance(value, str):
@@ -115,7 +120,7 @@ def _int(value: Any) -> int | None:
         return int(value)
     if isinstance(value, str):
         text = value.strip()
-        if text.lstrip("-").isdigit() and len(text) <= 20:
+        if _INTEGER.fullmatch(text):
             return int(text)
     return None
 
