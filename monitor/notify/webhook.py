@@ -2,6 +2,7 @@
 
 `webhook-id` is the outbox message id, the same on every retry, so a receiver can drop a
 duplicate; `webhook-timestamp` is the time of this attempt, so replay windows stay tight.
+Both go out even unsigned; `webhook-signature` only with a secret.
 """
 
 from __future__ import annotations
@@ -92,9 +93,16 @@ class WebhookNotifier:
     async def send(self, message_id: str, events: Sequence[Event]) -> DeliveryResult:
         now = self._clock()
         body = render_webhook(events, now)
-        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        stamp = int(now.timestamp())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            # the id is the receiver's idempotency key, worth sending even unsigned
+            "webhook-id": message_id,
+            "webhook-timestamp": str(stamp),
+        }
         if self._secret:
-            headers |= sign_webhook(self._secret, message_id, int(now.timestamp()), body)
+            headers |= sign_webhook(self._secret, message_id, stamp, body)
         return await deliver(
             self._session,
             self._url,

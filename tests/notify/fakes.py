@@ -1,11 +1,11 @@
-"""An in-memory outbox with the Store's delivery semantics, for delivery-loop tests."""
+"""Test doubles: an in-memory outbox with the Store's delivery semantics, and fake clocks."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from monitor.core.model import Event
+from monitor.core.model import Event, Issue
 from monitor.store import Cycle, OutboxMessage, WorkspaceState
 
 
@@ -56,9 +56,10 @@ class MemoryOutbox:
         raise NotImplementedError
 
     async def commit(self, cycle: Cycle) -> None:
-        raise NotImplementedError
+        """Only the outbox part of a cycle is kept."""
+        self.pending.extend(cycle.outbox)
 
-    async def issues(self) -> list[object]:
+    async def issues(self) -> list[Issue]:
         raise NotImplementedError
 
     async def close(self) -> None:
@@ -69,3 +70,32 @@ class MemoryOutbox:
 
     def _take(self, message_id: str) -> OutboxMessage:
         return self.pending.pop(self._index(message_id))
+
+
+class FakeTime:
+    """A monotonic clock (for the Slack pacer) that only moves when someone sleeps on it."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class WallClock:
+    """A settable UTC wall clock for notifiers and the outbox."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now

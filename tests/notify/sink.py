@@ -26,7 +26,7 @@ class Reply:
     """One scripted answer. `hold` keeps the request open until the sink closes (timeouts)."""
 
     status: int = 200
-    body: str = "ok"
+    body: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
     hold: bool = False
 
@@ -54,7 +54,7 @@ class WebhookSink:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self._scripts: dict[str | None, deque[Reply]] = {}
-        self._default = Reply()
+        self._default = Reply(200, "ok")  # what Slack answers
         self._changed = asyncio.Condition()
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None

@@ -25,6 +25,7 @@ from monitor.notify.slack import SlackNotifier, SlackPacer
 from monitor.notify.webhook import WebhookNotifier
 
 from .events import NOW, mixed_events
+from .fakes import FakeTime
 from .sink import MakeSink, Reply
 
 TOKEN_PATH = "/services/T0000/B0000/XXXXsecrettokenXXXX"
@@ -34,21 +35,6 @@ _SETTINGS: dict[str, type[NotifierSettings]] = {
     "alertmanager": AlertmanagerSettings,
     "console": ConsoleSettings,
 }
-
-
-class FakeTime:
-    """A monotonic clock that only moves when someone sleeps on it."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def no_wait_pacer() -> SlackPacer:
