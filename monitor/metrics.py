@@ -216,25 +216,51 @@ def _gauge(
 
 # --- fleet metrics, rendered from state once per cycle -------------------------------------
 
-_GROUP_FAMILIES = (
-    ("smartlead_accounts", "Email accounts in the last inventory."),
-    ("smartlead_accounts_smtp_failing", "Accounts whose SMTP check fails."),
-    ("smartlead_accounts_imap_failing", "Accounts whose IMAP check fails."),
-    ("smartlead_accounts_warmup_blocked", "Accounts whose warmup is blocked."),
-    ("smartlead_accounts_reputation_low", "Accounts with an active warmup under the line."),
-)
-_RATIO = "smartlead_account_warmup_reputation_ratio"
-_SENT = "smartlead_account_daily_sent"
-_LIMIT = "smartlead_account_daily_limit"
-_ISSUE_OPEN = "smartlead_issue_open"
+_HELP = {
+    "smartlead_accounts": "Email accounts in the last inventory.",
+    "smartlead_accounts_smtp_failing": "Accounts whose SMTP check fails.",
+    "smartlead_accounts_imap_failing": "Accounts whose IMAP check fails.",
+    "smartlead_accounts_warmup_blocked": "Accounts whose warmup is blocked.",
+    "smartlead_accounts_reputation_low": "Accounts with an active warmup under the line.",
+    "smartlead_account_warmup_reputation_ratio": "Warmup reputation of an account, 0 to 1.",
+    "smartlead_account_daily_sent": "Emails an account sent today.",
+    "smartlead_account_daily_limit": "Daily sending limit of an account.",
+    "smartlead_issue_open": "1 for every firing issue; gone once it resolves.",
+}
+# Families the fleet renders, in exposition order; the self registry defines none of these.
+FLEET_FAMILIES = tuple(_HELP)
+_GROUP_FAMILIES = FLEET_FAMILIES[:5]
+_RATIO, _SENT, _LIMIT, _ISSUE_OPEN = FLEET_FAMILIES[5:]
+_PER_ACCOUNT = frozenset({_RATIO, _SENT, _LIMIT})  # the families `per_account: false` drops
+_HEADERS = {
+    name: f"# HELP {name} {text}\n# TYPE {name} gauge\n".encode() for name, text in _HELP.items()
+}
+
+# One workspace's sample lines per family name; a family it does not export is absent.
+WorkspaceSamples = Mapping[str, bytes]
 
 
 def render_fleet(
     states: Mapping[str, WorkspaceState], *, per_account: bool, reputation_low: float
 ) -> bytes:
-    """The fleet families in Prometheus text format 0.0.4, from the stored state.
+    """Every workspace's fleet families as one Prometheus text (format 0.0.4).
 
-    Call it once per cycle and cache the bytes (`MetricsExposition.update_fleet`).
+    For `once` and tests; the daemon renders only the workspace a cycle changed
+    (`render_workspace`) and lets `MetricsExposition` assemble the families.
+    """
+    families = [name for name in FLEET_FAMILIES if per_account or name not in _PER_ACCOUNT]
+    rendered = [
+        render_workspace(workspace, state, per_account=per_account, reputation_low=reputation_low)
+        for workspace, state in states.items()
+    ]
+    return b"".join(_assemble(families, rendered))
+
+
+def render_workspace(
+    workspace: str, state: WorkspaceState, *, per_account: bool, reputation_low: float
+) -> dict[str, bytes]:
+    """The sample lines of one workspace per fleet family, from its stored state.
+
     Conventions: `client_id="none"` for accounts without a client; every esp/client group that
     has accounts exports all five counts, zeros included. Per-account series (only when
     `per_account`) are skipped for a value the API did not give (the reputation ratio needs a
@@ -244,83 +270,100 @@ def render_fleet(
     as empty: `smartlead_issue_open{account_id=""}` selects them.
     `reputation_low` is a ratio (0.8 for 80 %).
     """
-    groups: dict[tuple[str, str, int | None], list[int]] = {}
-    ratio: list[str] = []
-    sent: list[str] = []
-    limit: list[str] = []
-    issues: list[str] = []
-    for workspace, state in states.items():
-        ws = _escape(workspace)
-        for account in state.accounts.values():
-            group_key = (workspace, account.esp, account.client_id)
-            counts = groups.get(group_key)
-            if counts is None:
-                counts = groups[group_key] = [0, 0, 0, 0, 0]
-            counts[0] += 1
-            if account.is_smtp_success is False:
-                counts[1] += 1
-            if account.is_imap_success is False:
-                counts[2] += 1
-            if warmup_blocked(account, _INVENTORY):
-                counts[3] += 1
-            if reputation_is_low(account, reputation_low):
-                counts[4] += 1
-            if not per_account:
-                continue
-            labels = (
-                f'{{workspace="{ws}",account_id="{account.id}",email="{_escape(account.email)}"}} '
-            )
-            warmup = account.warmup
-            if warmup is not None and warmup.reputation is not None:
-                ratio.append(labels + _number(warmup.reputation))
-            if account.daily_sent_count is not None:
-                sent.append(labels + str(account.daily_sent_count))
-            if account.message_per_day is not None:
-                limit.append(labels + str(account.message_per_day))
-        for issue in state.issues.values():
-            if not issue.firing:
-                continue
-            account_id = issue.key.account_id
-            kind = issue.key.kind
-            if account_id is None:
-                issues.append(f'{{workspace="{ws}",kind="{kind}"}} 1')
-                continue
-            if issue.account is not None:
-                email = issue.account.email
-            else:
-                known = state.accounts.get(account_id)
-                email = known.email if known is not None else ""
-            issues.append(
-                f'{{workspace="{ws}",account_id="{account_id}",email="{_escape(email)}",'
-                f'kind="{kind}"}} 1'
-            )
-
-    parts: list[str] = []
-    group_labels = [
-        (f'{{workspace="{_escape(w)}",esp="{_escape(esp)}",client_id="{_client(c)}"}} ', counts)
-        for (w, esp, c), counts in sorted(groups.items(), key=_group_order)
-    ]
-    for column, (name, help_text) in enumerate(_GROUP_FAMILIES):
-        _family(parts, name, help_text, [f"{lbl}{counts[column]}" for lbl, counts in group_labels])
+    ws = _escape(workspace)
+    samples: dict[str, list[str]] = {
+        name: [] for name in FLEET_FAMILIES if per_account or name not in _PER_ACCOUNT
+    }
+    groups = _count_groups(state, reputation_low)
+    for (esp, client_id), counts in sorted(groups.items(), key=_group_order):
+        labels = f'{{workspace="{ws}",esp="{_escape(esp)}",client_id="{_client(client_id)}"}} '
+        for name, count in zip(_GROUP_FAMILIES, counts, strict=True):
+            samples[name].append(f"{labels}{count}")
     if per_account:
-        _family(parts, _RATIO, "Warmup reputation of an account, 0 to 1.", ratio)
-        _family(parts, _SENT, "Emails an account sent today.", sent)
-        _family(parts, _LIMIT, "Daily sending limit of an account.", limit)
-    _family(parts, _ISSUE_OPEN, "1 for every firing issue; gone once it resolves.", issues)
-    return "".join(parts).encode("utf-8", "replace")
+        _account_samples(ws, state, samples[_RATIO], samples[_SENT], samples[_LIMIT])
+    _issue_samples(ws, state, samples[_ISSUE_OPEN])
+    return {name: _chunk(name, lines) for name, lines in samples.items()}
 
 
-def _family(parts: list[str], name: str, help_text: str, samples: list[str]) -> None:
-    parts.append(f"# HELP {name} {help_text}\n# TYPE {name} gauge\n")
-    if samples:
-        parts.append(name)
-        parts.append(f"\n{name}".join(samples))
-        parts.append("\n")
+def _chunk(name: str, lines: list[str]) -> bytes:
+    """Sample lines of one family, each prefixed with its name; UTF-8 (lone surrogates: ?)."""
+    if not lines:
+        return b""
+    newline_name = "\n" + name
+    return f"{name}{newline_name.join(lines)}\n".encode("utf-8", "replace")
 
 
-def _group_order(item: tuple[tuple[str, str, int | None], list[int]]) -> tuple[str, str, int]:
-    workspace, esp, client_id = item[0]
-    return workspace, esp, -1 if client_id is None else client_id
+def _assemble(families: Sequence[str], workspaces: Iterable[WorkspaceSamples]) -> list[bytes]:
+    """Families in order, each header followed by every workspace's lines of that family."""
+    rendered = list(workspaces)
+    parts: list[bytes] = []
+    for name in families:
+        parts.append(_HEADERS[name])
+        parts.extend(chunk for samples in rendered if (chunk := samples.get(name)))
+    return parts
+
+
+def _count_groups(
+    state: WorkspaceState, reputation_low: float
+) -> dict[tuple[str, int | None], list[int]]:
+    """Accounts per (esp, client): total, smtp, imap, warmup blocked, reputation low."""
+    groups: dict[tuple[str, int | None], list[int]] = {}
+    for account in state.accounts.values():
+        key = (account.esp, account.client_id)
+        counts = groups.get(key)
+        if counts is None:
+            counts = groups[key] = [0, 0, 0, 0, 0]
+        counts[0] += 1
+        if account.is_smtp_success is False:
+            counts[1] += 1
+        if account.is_imap_success is False:
+            counts[2] += 1
+        if warmup_blocked(account, _INVENTORY):
+            counts[3] += 1
+        if reputation_is_low(account, reputation_low):
+            counts[4] += 1
+    return groups
+
+
+def _account_samples(
+    ws: str, state: WorkspaceState, ratio: list[str], sent: list[str], limit: list[str]
+) -> None:
+    """Per-account samples without the metric name, which the caller puts in front."""
+    prefix = f'{{workspace="{ws}",account_id="'
+    for account in state.accounts.values():
+        labels = f'{prefix}{account.id}",email="{_escape(account.email)}"}} '
+        warmup = account.warmup
+        if warmup is not None and warmup.reputation is not None:
+            ratio.append(f"{labels}{warmup.reputation!r}")  # a float in 0..1, never NaN
+        if account.daily_sent_count is not None:
+            sent.append(f"{labels}{account.daily_sent_count}")
+        if account.message_per_day is not None:
+            limit.append(f"{labels}{account.message_per_day}")
+
+
+def _issue_samples(ws: str, state: WorkspaceState, issues: list[str]) -> None:
+    for issue in state.issues.values():
+        if not issue.firing:
+            continue
+        account_id = issue.key.account_id
+        kind = issue.key.kind
+        if account_id is None:
+            issues.append(f'{{workspace="{ws}",kind="{kind}"}} 1')
+            continue
+        if issue.account is not None:
+            email = issue.account.email
+        else:
+            known = state.accounts.get(account_id)
+            email = known.email if known is not None else ""
+        issues.append(
+            f'{{workspace="{ws}",account_id="{account_id}",email="{_escape(email)}",'
+            f'kind="{kind}"}} 1'
+        )
+
+
+def _group_order(item: tuple[tuple[str, int | None], list[int]]) -> tuple[str, int]:
+    esp, client_id = item[0]
+    return esp, -1 if client_id is None else client_id
 
 
 def _client(client_id: int | None) -> str:
@@ -342,26 +385,35 @@ def _number(value: float) -> str:
     return repr(float(value))
 
 
-# Families the fleet renders; the self registry must never define any of these.
-FLEET_FAMILIES = (
-    *(name for name, _ in _GROUP_FAMILIES),
-    _RATIO,
-    _SENT,
-    _LIMIT,
-    _ISSUE_OPEN,
-)
-
-
 class MetricsExposition:
-    """What `/metrics` serves: the small self registry, then the cached fleet bytes."""
+    """What `/metrics` serves: the small self registry, then the cached fleet families.
+
+    The fleet is cached per workspace, so a cycle re-renders only the workspace it polled
+    (`update_workspace`); `update_fleet` takes a whole `render_fleet` result instead.
+    """
 
     def __init__(self, self_metrics: SelfMetrics, fleet: bytes = b"") -> None:
         self.self_metrics = self_metrics
         self._fleet = fleet
+        self._workspaces: dict[str, WorkspaceSamples] = {}
 
     def update_fleet(self, data: bytes) -> None:
-        """Swap in the fleet bytes rendered at the end of a cycle."""
+        """Swap in a whole-fleet render; it replaces any per-workspace samples."""
         self._fleet = data
+        self._workspaces = {}
+
+    def update_workspace(self, workspace: str, samples: WorkspaceSamples) -> None:
+        """Swap in one workspace's samples (`render_workspace`) after its cycle."""
+        self._fleet = b""
+        self._workspaces = {**self._workspaces, workspace: samples}
+
+    def parts(self) -> list[bytes]:
+        """The body in pieces to write back to back: joining would copy ~30 MB a scrape."""
+        if not self._workspaces:
+            return [self.self_metrics.render(), self._fleet]
+        rendered = [self._workspaces[name] for name in sorted(self._workspaces)]
+        families = [name for name in FLEET_FAMILIES if any(name in r for r in rendered)]
+        return [self.self_metrics.render(), *_assemble(families, rendered)]
 
     def render(self) -> bytes:
-        return self.self_metrics.render() + self._fleet
+        return b"".join(self.parts())

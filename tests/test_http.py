@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -96,8 +96,8 @@ class FleetView:
     def readiness(self) -> tuple[bool, dict[str, object]]:
         return views.readiness(self.states, self.now, INTERVAL)
 
-    def metrics(self) -> bytes:
-        return self.exposition.render()
+    def metrics(self) -> bytes | Sequence[bytes]:
+        return self.exposition.parts()
 
     def issues(self) -> list[dict[str, object]]:
         return views.issues_json(self.states, silenced)
@@ -215,6 +215,27 @@ async def test_metrics_endpoint_serves_text_format() -> None:
     assert {"smartlead_issue_open", "smartlead_monitor_build_info", "smartlead_accounts"} <= names
 
 
+@dataclass
+class WholeBodyView(FleetView):
+    def metrics(self) -> bytes | Sequence[bytes]:
+        return self.exposition.render()
+
+
+@pytest.mark.parametrize("view_type", [FleetView, WholeBodyView])
+async def test_metrics_body_is_the_exposition_whole_or_in_parts(view_type: type[FleetView]) -> None:
+    """Parts are written back to back with the right length; a single bytes body works too."""
+    view = view_type()
+    view.exposition.update_fleet(b"x" * (3 << 20) + b"\n")  # several write slices
+    async with serve(view) as client:
+        response = await client.get("/metrics")
+        body = await response.read()
+        assert body == view.exposition.render()
+        assert response.headers["Content-Length"] == str(len(body))
+        head = await client.head("/metrics")
+        assert (head.status, await head.read()) == (200, b"")
+        assert await (await client.get("/metrics")).read() == body  # connection still sound
+
+
 async def test_healthz_follows_liveness_only() -> None:
     """/healthz is 200 while alive and 503 once the loop or scheduler died."""
     view = FleetView(now=T0 + timedelta(days=1))  # stale polls do not matter for liveness
@@ -318,7 +339,8 @@ async def test_unauthorized_answer_offers_each_configured_scheme() -> None:
 
 @pytest.mark.parametrize(
     "auth",
-    [HttpAuth(username="ops"), HttpAuth(password=SecretStr("p"))],
+    # model_construct skips the config validator: create_app must refuse on its own too
+    [HttpAuth.model_construct(username="ops"), HttpAuth.model_construct(password=SecretStr("p"))],
 )
 def test_half_configured_basic_auth_is_refused(auth: HttpAuth) -> None:
     """A username without a password (or the reverse) never leaves the endpoints open."""

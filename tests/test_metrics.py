@@ -24,6 +24,7 @@ from monitor.metrics import (
     MetricsExposition,
     SelfMetrics,
     render_fleet,
+    render_workspace,
 )
 from monitor.smartlead.models import Account, WarmupDetails
 from monitor.store import PollStatus, WorkspaceState
@@ -330,12 +331,47 @@ def test_requests_notifications_and_outbox() -> None:
     assert metrics.outbox_pending == {"hook": 0, "slack": 3}
 
 
-def full_exposition() -> bytes:
+def full_exposition(per_workspace: bool = False) -> bytes:
     metrics = SelfMetrics(["acme", "beta"], ["slack"], "0.1.0")
     metrics.observe_poll(poll_status(True, T0))
     exposition = MetricsExposition(metrics)
-    exposition.update_fleet(render_fleet(small_fleet(), per_account=True, reputation_low=0.8))
+    if per_workspace:
+        for workspace, state in small_fleet().items():
+            exposition.update_workspace(
+                workspace,
+                render_workspace(workspace, state, per_account=True, reputation_low=0.8),
+            )
+    else:
+        exposition.update_fleet(render_fleet(small_fleet(), per_account=True, reputation_low=0.8))
     return exposition.render()
+
+
+def test_per_workspace_exposition_equals_the_whole_fleet_render() -> None:
+    """Assembling per-workspace renders gives the same body as one render of the fleet."""
+    assert full_exposition(per_workspace=True) == full_exposition()
+
+
+def test_updating_one_workspace_keeps_the_others() -> None:
+    """A cycle of one workspace replaces its series only; families stay grouped."""
+    exposition = MetricsExposition(SelfMetrics(["acme", "beta"], [], "v"))
+    states = small_fleet()
+    for workspace, state in states.items():
+        exposition.update_workspace(
+            workspace, render_workspace(workspace, state, per_account=False, reputation_low=0.8)
+        )
+    beta = WorkspaceState(
+        accounts={11: account(11, esp="SMTP", client_id=3)} | states["beta"].accounts
+    )
+    exposition.update_workspace(
+        "beta", render_workspace("beta", beta, per_account=False, reputation_low=0.8)
+    )
+    data = exposition.render()
+    assert value(data, "smartlead_accounts", workspace="beta", esp="SMTP", client_id="3") == 2
+    assert value(data, "smartlead_accounts", workspace="acme", esp="GMAIL", client_id="none") == 5
+    text = data.decode()
+    assert "smartlead_account_daily_sent" not in text
+    declared = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")]
+    assert len(declared) == len(set(declared))
 
 
 def test_exposition_has_no_duplicate_families() -> None:
@@ -347,14 +383,15 @@ def test_exposition_has_no_duplicate_families() -> None:
     assert "smartlead_monitor_build_info" in declared
 
 
-def test_promtool_check_metrics_passes_on_the_full_exposition() -> None:
+@pytest.mark.parametrize("per_workspace", [False, True])
+def test_promtool_check_metrics_passes_on_the_full_exposition(per_workspace: bool) -> None:
     """The real promtool accepts the whole /metrics body (contract §8)."""
     promtool = shutil.which("promtool")
     if promtool is None:
         pytest.fail("promtool not found: install the Debian package 'prometheus'")
     result = subprocess.run(
         [promtool, "check", "metrics"],
-        input=full_exposition(),
+        input=full_exposition(per_workspace),
         capture_output=True,
         timeout=30,
         check=False,
