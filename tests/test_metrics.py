@@ -8,8 +8,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
+from monitor.core.health import Source, verdicts
 from monitor.core.model import (
     AccountRef,
     Event,
@@ -165,6 +168,54 @@ def test_weird_email_round_trips_through_the_parser() -> None:
     families = {f.name: f for f in text_string_to_metric_families(fleet_text())}
     emails = {s.labels["email"] for s in families["smartlead_account_daily_sent"].samples}
     assert WEIRD_EMAIL in emails
+
+
+warmups = st.one_of(
+    st.none(),
+    st.builds(
+        WarmupDetails,
+        status=st.sampled_from([None, "ACTIVE", "PAUSED"]),
+        reputation=st.one_of(st.none(), st.sampled_from([0.0, 0.5, 0.79, 0.8, 0.81, 1.0])),
+        is_blocked=st.sampled_from([None, True, False]),
+        blocked_reason=st.sampled_from([None, "spam trap"]),
+    ),
+)
+fleets = st.lists(
+    st.builds(
+        lambda i, smtp, imap, warmup: account(
+            i, is_smtp_success=smtp, is_imap_success=imap, warmup=warmup
+        ),
+        st.integers(0, 10_000),
+        st.sampled_from([None, True, False]),
+        st.sampled_from([None, True, False]),
+        warmups,
+    ),
+    max_size=20,
+)
+GAUGE_KINDS = {
+    "smartlead_accounts_smtp_failing": IssueKind.SMTP_FAILED,
+    "smartlead_accounts_imap_failing": IssueKind.IMAP_FAILED,
+    "smartlead_accounts_warmup_blocked": IssueKind.WARMUP_BLOCKED,
+    "smartlead_accounts_reputation_low": IssueKind.REPUTATION_LOW,
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(fleets)
+def test_group_gauges_agree_with_the_issue_verdicts(accounts: list[Account]) -> None:
+    """Each failing gauge counts exactly the accounts an inventory row would open that issue for."""
+    state = WorkspaceState(accounts={a.id: a for a in accounts})
+    text = render_fleet({"ws": state}, per_account=False, reputation_low=0.8).decode()
+    totals = dict.fromkeys(GAUGE_KINDS, 0.0)
+    for family in text_string_to_metric_families(text):
+        if family.name in totals:
+            totals[family.name] = sum(sample.value for sample in family.samples)
+    for name, kind in GAUGE_KINDS.items():
+        expected = 0
+        for a in state.accounts.values():
+            verdict = verdicts(a, frozenset({Source.INVENTORY}), 0.8).get(kind)
+            expected += verdict is not None and verdict.failing
+        assert totals[name] == expected, name
 
 
 def test_unencodable_email_does_not_break_the_render() -> None:
