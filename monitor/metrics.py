@@ -1,7 +1,8 @@
 """Prometheus exposition (contract §8): self-metrics plus fleet metrics rendered from state.
 
-The fleet families are rendered once per cycle into bytes (`render_fleet`), so a scrape of
-100,000 accounts costs a copy, never a walk over the fleet and never a call to SmartLead.
+The fleet families are rendered into bytes once per cycle, only for the workspace the cycle
+polled (`render_workspace`), so a scrape of 100,000 accounts writes cached bytes: never a walk
+over the fleet, never a call to SmartLead.
 Self-metrics (counters and poll gauges) live in a small prometheus_client registry of their
 own, with every series that will exist created at zero.
 """
