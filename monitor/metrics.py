@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -134,7 +134,9 @@ class SelfMetrics:
         return {notifier: int(count) for notifier, count in sorted(self._pending.items())}
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        """Text format 0.0.4 of `collect()`; `generate_latest(self.registry)` gives the same
+        samples but costs ~20 µs a sample, which every scrape would pay."""
+        return _text(self.collect())
 
     def collect(self) -> Iterator[Metric]:
         """The prometheus_client collector protocol: families built from the fields above."""
@@ -195,6 +197,20 @@ class SelfMetrics:
         )
         build.add_metric([self.version], 1.0)
         yield build
+
+
+def _text(families: Iterable[Metric]) -> bytes:
+    """Families as text format 0.0.4; HELP texts are our own constants, so left unescaped."""
+    lines: list[str] = []
+    for family in families:
+        name = f"{family.name}_total" if family.type == "counter" else family.name
+        lines.append(f"# HELP {name} {family.documentation}\n# TYPE {name} {family.type}")
+        for sample in family.samples:
+            labels = ",".join(f'{key}="{_escape(value)}"' for key, value in sample.labels.items())
+            braces = f"{{{labels}}}" if labels else ""
+            lines.append(f"{sample.name}{braces} {_number(sample.value)}")
+    lines.append("")
+    return "\n".join(lines).encode("utf-8", "replace")
 
 
 def _counter(

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.core.health import Source, verdicts
@@ -292,6 +293,14 @@ def test_self_metrics_exist_at_zero_from_construction() -> None:
         assert found[("smartlead_outbox_pending", (("notifier", notifier),))] == 0
     assert found[("smartlead_monitor_build_info", (("version", "1.2.3"),))] == 1
     assert not any(name.endswith("_created") for name, _ in found)
+
+
+def test_self_render_matches_prometheus_client() -> None:
+    """The fast self-metrics text carries exactly the samples generate_latest would."""
+    metrics = SelfMetrics(["acme", 'we"ird'], ["slack"], "1.0")
+    metrics.observe_poll(poll_status(True, T0, duration=0.3))
+    metrics.count_request("acme", "429")
+    assert samples(metrics.render()) == samples(generate_latest(metrics.registry))
 
 
 def poll_status(ok: bool, at: datetime, duration: float = 2.0, **more: object) -> PollStatus:
