@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 import structlog
+from pydantic import SecretStr
 
 from monitor.config import RetrySettings
 from monitor.smartlead.errors import (
@@ -85,7 +86,7 @@ class SmartLeadClient:
     ) -> None:
         self.workspace = workspace
         self._session = session
-        self._api_key = api_key
+        self._api_key = SecretStr(api_key)  # a repr or a dump of vars() shows stars
         self._base_url = base_url.rstrip("/")
         self._retry = retry or RetrySettings()
         self._max_pages = max_pages
@@ -96,6 +97,9 @@ class SmartLeadClient:
         self._rng = rng or random.Random()
         self._bucket = TokenBucket(rate_limit, burst, clock=clock, sleep=sleep)
         self._requests = 0
+
+    def __repr__(self) -> str:
+        return f"SmartLeadClient(workspace={self.workspace!r}, base_url={self._base_url!r})"
 
     async def list_accounts(self, filters: Mapping[str, str] | None = None) -> AccountList:
         """Every account matching `filters` (ANDed by SmartLead), page by page.
@@ -170,7 +174,7 @@ class SmartLeadClient:
     ) -> _Answer:
         """One logical request: rate limited, retried on 429/5xx/timeouts/connection errors."""
         url = self._base_url + path
-        query = {**params, "api_key": self._api_key}
+        query = {**params, "api_key": self._api_key.get_secret_value()}
         safe_url = self._safe_url(path, params)
         timeout = aiohttp.ClientTimeout(total=self._retry.timeout)
         attempts = self._retry.max_retries + 1
@@ -224,7 +228,12 @@ class SmartLeadClient:
         raise AssertionError("unreachable: the last attempt raises")  # pragma: no cover
 
     def _failure(self, status: int, body: bytes, safe_url: str, attempt: int) -> ApiError:
-        snippet = error_snippet(body, secrets=(self._api_key,))
+        # A 4xx message is about our request; a 5xx message may echo anything: not quoted.
+        snippet = (
+            error_snippet(body, secrets=(self._api_key.get_secret_value(),))
+            if 400 <= status < 500
+            else None
+        )
         said = f" ({snippet})" if snippet else ""
         if status == 401:
             return AuthError(f"SmartLead rejected the API key: 401{said}", url=safe_url, status=401)

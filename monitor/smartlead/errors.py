@@ -14,6 +14,12 @@ from monitor.redact import redact_url
 # An error message from the API is untrusted text: keep a glimpse, never a body.
 MAX_SNIPPET = 120
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]+")
+# Whatever follows a word like "password" in an error message is taken for a credential.
+_CREDENTIAL = re.compile(
+    r"\b(pass(?:word|wd)?|pwd|secret|token|api[_ -]?key|authorization)\b"
+    r"([\s:=\"']{0,3}+)(?!\*\*\*)[^\s&\"']+",
+    re.IGNORECASE,
+)
 
 
 class ApiError(Exception):
@@ -87,7 +93,8 @@ def error_snippet(body: bytes, *, secrets: tuple[str, ...] = ()) -> str | None:
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
-    text = " ".join(_UNPRINTABLE.sub(" ", redact_url(text)).split())
+    text = _CREDENTIAL.sub(r"\1\2***", redact_url(text))
+    text = " ".join(_UNPRINTABLE.sub(" ", text).split())
     if len(text) > MAX_SNIPPET:
         text = text[: MAX_SNIPPET - 1] + "…"
     return text or None

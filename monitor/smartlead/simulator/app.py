@@ -23,7 +23,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from monitor.smartlead.ratelimit import Clock, TokenBucket
+from monitor.smartlead.ratelimit import Clock, Sleep, TokenBucket
 from monitor.smartlead.simulator.faults import Fault, Faults, Route
 from monitor.smartlead.simulator.fleet import Fleet, Mailbox, detail_payload
 
@@ -189,6 +189,8 @@ class Simulator:
         headers = self._rate_headers()
         if fault.retry_after is not None:
             headers["Retry-After"] = fault.retry_after
+        if fault.body is not None:
+            return _raw(fault.body, fault.status, headers)
         if fault.status == 429:
             body: dict[str, Any] = {
                 "error": {"code": "RATE_LIMIT_EXCEEDED", "message": "Too many requests"}
@@ -323,10 +325,12 @@ async def run_simulator(
     tick_seconds: float | None = None,
     clock: Clock = time.monotonic,
     wall_clock: Clock = time.time,
+    sleep: Sleep = asyncio.sleep,
 ) -> AsyncIterator[Simulator]:
     """Serve the simulator on `host:port` (0: any free port) until the block exits.
 
-    With `tick_seconds`, the fleet changes state every that many seconds (the demo's mode).
+    With `tick_seconds`, the fleet changes state every that many seconds (the demo's mode),
+    waiting through `sleep`.
     """
     simulator = Simulator(
         fleet,
@@ -349,7 +353,7 @@ async def run_simulator(
         shown_host = f"[{host}]" if ":" in host else host
         simulator.url = f"http://{shown_host}:{bound_port}"
         if tick_seconds is not None:
-            ticking = asyncio.create_task(_tick_forever(fleet, tick_seconds))
+            ticking = asyncio.create_task(_tick_forever(fleet, tick_seconds, sleep))
         yield simulator
     finally:
         if ticking is not None:
@@ -359,9 +363,9 @@ async def run_simulator(
         await runner.cleanup()
 
 
-async def _tick_forever(fleet: Fleet, seconds: float) -> None:
+async def _tick_forever(fleet: Fleet, seconds: float, sleep: Sleep) -> None:
     while True:
-        await asyncio.sleep(seconds)
+        await sleep(seconds)
         changes = fleet.tick()
         log.debug("simulator.tick", changes=len(changes), accounts=len(fleet))
 

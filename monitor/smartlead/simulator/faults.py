@@ -30,6 +30,7 @@ class Fault:
     retry_after: str | None = None
     seconds: float = 0.0
     omit: frozenset[int] = field(default_factory=frozenset)
+    body: bytes | None = None  # a status fault's own body instead of the usual error shape
     hits: int = 0
 
     def matches(
@@ -68,6 +69,7 @@ class Faults:
         *,
         times: int | None = 1,
         retry_after: str | None = None,
+        body: bytes | None = None,
         route: Route | None = "list",
         offset: int | None = None,
         filters: Mapping[str, str] | None = None,
@@ -75,7 +77,7 @@ class Faults:
     ) -> Fault:
         """Answer `code` (5xx, 429 with an optional Retry-After, any 4xx) instead of the page."""
         return self.add(
-            Fault("status", route, offset, filters, account_id, times, code, retry_after)
+            Fault("status", route, offset, filters, account_id, times, code, retry_after, body=body)
         )
 
     def delay(
