@@ -238,6 +238,7 @@ class Matcher(Model):
     @classmethod
     def _none_client(cls, value: Any) -> Any:
         """`none` (as the metrics label says) matches accounts without a client."""
+        value = _as_list(value)
         if isinstance(value, list):
             return [None if isinstance(v, str) and v.lower() == "none" else v for v in value]
         return value
@@ -281,8 +282,14 @@ class Silence(Model):
 
     @field_validator("until", mode="before")
     @classmethod
-    def _utc(cls, value: Any) -> Any:
+    def _dates(cls, value: Any) -> Any:
         return _as_utc(blank_to_none(value))
+
+    @field_validator("until")
+    @classmethod
+    def _utc(cls, until: datetime | None) -> datetime | None:
+        """Read without a zone (quoted or from an env var), `until` is UTC, so it compares."""
+        return until.replace(tzinfo=UTC) if until and until.tzinfo is None else until
 
     @field_validator("match")
     @classmethod
@@ -507,7 +514,13 @@ def _position(loc: Loc, order: dict[Loc, int]) -> int:
 # YAML ----------------------------------------------------------------------------------------
 
 
-class _StrictLoader(yaml.SafeLoader):
+try:  # libyaml parses ten times faster; PyYAML without it still works
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
+
+class _StrictLoader(_SafeLoader):
     """Safe YAML that refuses a key given twice (PyYAML would silently keep the last)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
@@ -522,26 +535,40 @@ class _StrictLoader(yaml.SafeLoader):
             seen.add(key_node.value)
         return super().construct_mapping(node, deep)
 
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """PyYAML's own constructors can crash on a bad value (`!!int ''`, month 13): a
+        problem at that value's position, quoting the error only if it does not quote it."""
+        try:
+            return super().construct_object(node, deep)
+        except (yaml.YAMLError, RecursionError):
+            raise
+        except Exception as error:
+            text, value = str(error), node.value if isinstance(node.value, str) else ""
+            reason = f" ({text})" if text and value not in text else ""
+            problem = f"cannot read this value{reason}; quote it to keep it as text"
+            raise ConstructorError(None, None, problem, node.start_mark) from None
+
 
 def _parse_yaml(text: str, source: str) -> Any:
-    loader = _StrictLoader(text)
+    loader: _StrictLoader | None = None
     try:
+        loader = _StrictLoader(text)  # the reader already refuses control characters
         return loader.get_single_data()
     except yaml.MarkedYAMLError as error:
         # Only the problem and its position: the default text quotes the line, maybe a secret.
         mark = error.problem_mark or error.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        what = error.problem or error.context or "invalid YAML"
+        what = ", ".join(t for t in (error.context, error.problem) if t) or "invalid YAML"
         raise ConfigError([f"{source}: {where}{what}"]) from None
     except yaml.YAMLError:
         raise ConfigError([f"{source}: not valid YAML text"]) from None
     except RecursionError:
         raise ConfigError([f"{source}: YAML nested too deeply"]) from None
-    except (ValueError, OverflowError) as error:  # PyYAML builds dates with datetime()
-        hint = "quote it to keep it as text"
-        raise ConfigError([f"{source}: a date or time cannot be read ({error}); {hint}"]) from None
+    except Exception:  # a crash inside PyYAML that no value position explains
+        raise ConfigError([f"{source}: cannot be read as YAML"]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 # ${VAR} interpolation ------------------------------------------------------------------------
@@ -701,7 +728,7 @@ def _normalised(loc: tuple[str | int, ...]) -> Loc:
 
 def _message(kind: str, msg: str, loc: Loc) -> str:
     if kind == "extra_forbidden":
-        close = difflib.get_close_matches(str(loc[-1]), _keys_at(loc[:-1]), n=1)
+        close = difflib.get_close_matches(str(loc[-1]), _keys_at(loc[:-1]), n=1, cutoff=0.7)
         return "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
     if kind == "missing":
         return "required key is missing"
