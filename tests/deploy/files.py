@@ -23,6 +23,7 @@ PROMETHEUS_CONFIG = DEPLOY / "prometheus/prometheus.yml"
 DASHBOARD = DEPLOY / "grafana/smartlead-monitor.json"
 COMPOSE = DEPLOY / "compose/docker-compose.yml"
 KUBERNETES = DEPLOY / "kubernetes"
+CONFIG_SHIPPED = ROOT / "config/monitor.yaml"
 SAMPLE_METRICS = Path(__file__).resolve().parent / "sample_metrics.prom"
 
 # Contract §8: every metric name and its labels, exactly. Prometheus adds job and instance.
