@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import gzip
+import zlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -11,13 +13,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from monitor import views
 from monitor.config import HttpAuth
 from monitor.core.model import AccountRef, Issue, IssueKey, IssueKind, PollKind
-from monitor.http import create_app
+from monitor.http import GzipParts, accepts_gzip, crc32_combine, create_app
 from monitor.metrics import MetricsExposition, SelfMetrics, render_fleet
 from monitor.smartlead.models import Account
 from monitor.store import PollStatus, WorkspaceState
@@ -226,14 +230,70 @@ async def test_metrics_body_is_the_exposition_whole_or_in_parts(view_type: type[
     """Parts are written back to back with the right length; a single bytes body works too."""
     view = view_type()
     view.exposition.update_fleet(b"x" * (3 << 20) + b"\n")  # several write slices
+    plain = {"Accept-Encoding": "identity"}
     async with serve(view) as client:
-        response = await client.get("/metrics")
+        response = await client.get("/metrics", headers=plain)
         body = await response.read()
         assert body == view.exposition.render()
         assert response.headers["Content-Length"] == str(len(body))
-        head = await client.head("/metrics")
+        assert "Content-Encoding" not in response.headers
+        head = await client.head("/metrics", headers=plain)
         assert (head.status, await head.read()) == (200, b"")
-        assert await (await client.get("/metrics")).read() == body  # connection still sound
+        again = await client.get("/metrics", headers=plain)
+        assert await again.read() == body  # the connection is still sound after HEAD
+
+
+@pytest.mark.parametrize("view_type", [FleetView, WholeBodyView])
+async def test_metrics_gzip_is_one_valid_member(view_type: type[FleetView]) -> None:
+    """With Accept-Encoding gzip the body is a single gzip member of the exposition."""
+    view = view_type()
+    view.exposition.update_fleet(render_fleet(view.states, per_account=True, reputation_low=0.8))
+    async with serve(view) as client:
+        for _ in range(2):  # the second scrape reuses the compressed fleet
+            response = await client.get(
+                "/metrics", headers={"Accept-Encoding": "gzip"}, auto_decompress=False
+            )
+            raw = await response.read()
+            assert response.headers["Content-Encoding"] == "gzip"
+            assert response.headers["Vary"] == "Accept-Encoding"
+            assert response.headers["Content-Length"] == str(len(raw))
+            decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            assert decoder.decompress(raw) == view.exposition.render()
+            assert decoder.eof
+            assert decoder.unused_data == b""
+
+
+def test_gzip_parts_compress_each_part_once() -> None:
+    """A part that is the same object as last scrape keeps its compressed segment."""
+    fleet_part, encoder = b"fleet\n" * 1000, GzipParts()
+    first = encoder.encode([b"self 1\n", fleet_part])
+    second = encoder.encode([b"self 2\n", fleet_part])
+    assert first[2] is second[2]
+    assert gzip.decompress(b"".join(second)) == b"self 2\n" + fleet_part
+
+
+@given(st.binary(max_size=300), st.binary(max_size=300))
+def test_crc32_combine_matches_zlib(a: bytes, b: bytes) -> None:
+    """The combined CRC of two pieces equals zlib's CRC of their concatenation."""
+    assert crc32_combine(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(a + b)
+
+
+@pytest.mark.parametrize(
+    ("header", "gzip_ok"),
+    [
+        ("gzip", True),
+        ("GZIP", True),
+        ("deflate, gzip;q=0.5", True),
+        ("gzip;q=0", False),
+        ("gzip; q=0.0", False),
+        ("identity", False),
+        ("x-gzip", False),
+        ("", False),
+    ],
+)
+def test_accepts_gzip(header: str, gzip_ok: bool) -> None:
+    """Accept-Encoding is read per coding and honours q=0."""
+    assert accepts_gzip(header) is gzip_ok
 
 
 async def test_healthz_follows_liveness_only() -> None:
