@@ -14,13 +14,20 @@ from monitor.config import ConfigError, Model, Settings, describe, parse_setting
 CANARY = "fuzz-canary-secret-4b8d"
 BASE_ENV = {"SECRET_CANARY": CANARY}
 
+MODELS: list[type[Model]] = [Model, *Model.__subclasses__()]
 KEYS = sorted(
-    {
-        field.alias or name
-        for model in [Model, *Model.__subclasses__()]
-        for name, field in model.model_fields.items()
+    {field.alias or name for model in MODELS for name, field in model.model_fields.items()}
+    | {
+        "workspaces",
+        "notifiers",
+        "routes",
+        "silences",
+        "match",
+        "continue",
+        "type",
+        "url",
+        "secret",
     }
-    | {"workspaces", "notifiers", "routes", "silences", "match", "continue", "type"}
 )
 REFERENCES = ["${A}", "${A:-5}", "${SECRET_CANARY}", "${MISSING}", "${", "$${A}", "${A:-${B}}"]
 WORDS = [
