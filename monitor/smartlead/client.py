@@ -56,6 +56,13 @@ class AccountList:
     requests: int
 
 
+@dataclass(slots=True)
+class _Tally:
+    """HTTP requests made for one call, retries included (a client may serve calls at once)."""
+
+    requests: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class _Answer:
     status: int
@@ -96,7 +103,6 @@ class SmartLeadClient:
         self._wall_clock = wall_clock
         self._rng = rng or random.Random()
         self._bucket = TokenBucket(rate_limit, burst, clock=clock, sleep=sleep)
-        self._requests = 0
 
     def __repr__(self) -> str:
         return f"SmartLeadClient(workspace={self.workspace!r}, base_url={self._base_url!r})"
@@ -108,7 +114,7 @@ class SmartLeadClient:
         repeats the previous one, or more than `max_pages` pages, fails instead of looping.
         """
         filters = dict(filters or {})
-        started, requests_before = self._clock(), self._requests
+        started, tally = self._clock(), _Tally()
         pages, seen = 0, dict[int, Account]()
         outcome = "ok"
         try:
@@ -121,7 +127,7 @@ class SmartLeadClient:
                         url=self._safe_url(ACCOUNTS_PATH, self._page_params(filters, offset)),
                     )
                 params = self._page_params(filters, offset)
-                answer = await self._get(ACCOUNTS_PATH, params)
+                answer = await self._get(ACCOUNTS_PATH, params, tally)
                 rows = self._parse(parse_accounts, answer, ACCOUNTS_PATH, params)
                 pages += 1
                 ids = tuple(account.id for account in rows)
@@ -133,7 +139,7 @@ class SmartLeadClient:
                 for account in rows:
                     seen[account.id] = account  # a row seen twice keeps its latest state
                 if len(rows) < PAGE_SIZE:
-                    return AccountList(list(seen.values()), pages, self._requests - requests_before)
+                    return AccountList(list(seen.values()), pages, tally.requests)
                 previous_ids = ids
                 offset += len(rows)
         except ApiError as error:
@@ -145,7 +151,7 @@ class SmartLeadClient:
                 workspace=self.workspace,
                 filters=filters,
                 pages=pages,
-                requests=self._requests - requests_before,
+                requests=tally.requests,
                 accounts=len(seen),
                 duration_ms=round((self._clock() - started) * 1000, 1),
                 outcome=outcome,
@@ -154,7 +160,7 @@ class SmartLeadClient:
     async def get_account(self, account_id: int) -> Account | None:
         """One account by id, or None when SmartLead answers 404 (the account is gone)."""
         path = f"{ACCOUNTS_PATH}{int(account_id)}/"
-        answer = await self._get(path, {}, not_found_ok=True)
+        answer = await self._get(path, {}, _Tally(), not_found_ok=True)
         if answer.status == 404:
             return None
         account = self._parse(_parse_single, answer, path, {})
@@ -170,7 +176,12 @@ class SmartLeadClient:
         return {**filters, "offset": str(offset), "limit": str(PAGE_SIZE)}
 
     async def _get(
-        self, path: str, params: Mapping[str, str], *, not_found_ok: bool = False
+        self,
+        path: str,
+        params: Mapping[str, str],
+        tally: _Tally,
+        *,
+        not_found_ok: bool = False,
     ) -> _Answer:
         """One logical request: rate limited, retried on 429/5xx/timeouts/connection errors."""
         url = self._base_url + path
@@ -180,7 +191,7 @@ class SmartLeadClient:
         attempts = self._retry.max_retries + 1
         for attempt in range(1, attempts + 1):
             await self._bucket.acquire()
-            self._requests += 1
+            tally.requests += 1
             started = self._clock()
             failure: ApiError
             wait: float | None = None
@@ -235,33 +246,23 @@ class SmartLeadClient:
             else None
         )
         said = f" ({snippet})" if snippet else ""
+        kind: type[ApiError]
         if status == 401:
-            return AuthError(f"SmartLead rejected the API key: 401{said}", url=safe_url, status=401)
-        if status == 422:
-            return ValidationError(
-                f"SmartLead rejected the query: 422{said}", url=safe_url, status=422
+            kind, reason = AuthError, f"SmartLead rejected the API key: 401{said}"
+        elif status == 422:
+            kind, reason = ValidationError, f"SmartLead rejected the query: 422{said}"
+        elif status == 429:
+            kind, reason = RateLimited, f"SmartLead kept rate limiting: 429{said}"
+        elif status >= 500:
+            kind, reason = ServerError, f"SmartLead server error: {status}"
+        elif 300 <= status < 400:
+            kind, reason = (
+                UnexpectedResponse,
+                f"SmartLead redirected ({status}); check the base URL",
             )
-        if status == 429:
-            return RateLimited(
-                f"SmartLead kept rate limiting: 429{said}",
-                url=safe_url,
-                status=429,
-                attempts=attempt,
-            )
-        if status >= 500:
-            return ServerError(
-                f"SmartLead server error: {status}{said}",
-                url=safe_url,
-                status=status,
-                attempts=attempt,
-            )
-        if 300 <= status < 400:
-            return UnexpectedResponse(
-                f"SmartLead redirected ({status}); check the base URL", url=safe_url, status=status
-            )
-        return RequestRejected(
-            f"SmartLead refused the request: {status}{said}", url=safe_url, status=status
-        )
+        else:
+            kind, reason = RequestRejected, f"SmartLead refused the request: {status}{said}"
+        return kind(reason, url=safe_url, status=status, attempts=attempt)
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter: uniform in [0, min(cap, initial·2^(n-1))]."""

@@ -16,6 +16,7 @@ Sleep = Callable[[float], Awaitable[None]]
 
 # A Reset value below this is a number of seconds, above it a unix time (some APIs send either).
 _UNIX_TIME_FLOOR = 1_000_000_000.0
+_EPSILON = 1e-9
 
 
 class TokenBucket:
@@ -55,8 +56,8 @@ class TokenBucket:
         if now < self._paused_until:
             return self._paused_until - now
         self._refill(now)
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
+        if self._tokens >= 1.0 - _EPSILON:  # float refill may stop a hair short of 1
+            self._tokens = max(0.0, self._tokens - 1.0)
             return 0.0
         return (1.0 - self._tokens) / self.rate
 

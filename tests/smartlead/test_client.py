@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+from collections.abc import AsyncIterator
 
 import pytest
+from aiohttp import web
 from structlog.typing import EventDict
 
 from monitor.config import RetrySettings
@@ -389,6 +392,55 @@ async def test_connection_refused_is_a_connection_error(
     assert caught.value.url == (
         f"http://127.0.0.1:{port}/api/v1/email-accounts/?offset=0&limit=100&api_key=***"
     )
+
+
+async def test_concurrent_listings_count_their_own_requests(
+    start_simulator: StartSimulator, make_client: MakeClient
+) -> None:
+    """Two listings sharing one client and its rate limit each report their own requests."""
+    sim = await start_simulator()
+    client = make_client(sim.url, burst=1)
+    everything, gmail = await asyncio.gather(
+        client.list_accounts(), client.list_accounts({"esp": "GMAIL"})
+    )
+    assert (everything.pages, everything.requests) == (6, 6)
+    assert gmail.requests == gmail.pages
+    assert len(gmail.accounts) == sum(1 for b in sim.fleet if b.esp == "GMAIL")
+
+
+@pytest.fixture
+async def redirecting_server() -> AsyncIterator[tuple[str, list[str]]]:
+    """A server that redirects every request elsewhere, and a list of who reached elsewhere."""
+    reached: list[str] = []
+
+    async def elsewhere(request: web.Request) -> web.Response:
+        reached.append(request.path_qs)
+        return web.json_response([])
+
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/elsewhere")
+
+    app = web.Application()
+    app.router.add_get("/elsewhere", elsewhere)
+    app.router.add_get("/{tail:.*}", redirect)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}", reached
+    finally:
+        await runner.cleanup()
+
+
+async def test_redirects_are_not_followed(
+    redirecting_server: tuple[str, list[str]], make_client: MakeClient
+) -> None:
+    """A redirect would carry the key in the query string elsewhere: it fails instead."""
+    url, reached = redirecting_server
+    with pytest.raises(UnexpectedResponse, match="redirected \\(302\\)"):
+        await make_client(url).list_accounts()
+    assert reached == []
 
 
 # -- logs ------------------------------------------------------------------------------------

@@ -68,6 +68,14 @@ async def test_waiters_are_served_in_order(fake_time: FakeTime) -> None:
     assert fake_time.now - 1000.0 == pytest.approx(1.0)
 
 
+def test_float_rounding_does_not_starve(fake_time: FakeTime) -> None:
+    """A refill that float arithmetic leaves a hair short of one token still grants it."""
+    bucket = TokenBucket(1000.0, 1, clock=fake_time.monotonic, sleep=fake_time.sleep)
+    assert bucket.try_acquire() == 0.0
+    fake_time.now += 0.001  # (1000.001 - 1000.0) * 1000 == 0.99999999997
+    assert bucket.try_acquire() == 0.0
+
+
 def test_rejects_nonsense_settings() -> None:
     """A zero rate or an empty bucket is a programming error, not an endless wait."""
     with pytest.raises(ValueError, match="rate"):
