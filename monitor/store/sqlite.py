@@ -13,8 +13,8 @@ import marshal
 import sqlite3
 import stat
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from itertools import chain
 from pathlib import Path
@@ -48,7 +48,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _MARSHAL_FORMAT = 4  # readable by every Python since 3.4
 _ACCOUNT_FIELDS = 11
-_COMPACT = (",", ":")
+_JSON = json.JSONEncoder(separators=(",", ":"))  # one encoder: json.dumps(...) builds one per call
 
 
 class SQLiteStore:
@@ -65,9 +65,11 @@ class SQLiteStore:
         """Open or create the state file; refuse, untouched, any file that is not ours."""
         path = Path(path)
         worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="state-store")
+        opening = worker.submit(_open, path)
         try:
-            con = await asyncio.get_running_loop().run_in_executor(worker, _open, path)
-        except BaseException:
+            con = await asyncio.wrap_future(opening)
+        except BaseException:  # failed, or cancelled while the worker was still opening
+            worker.submit(_close_opened, opening)
             worker.shutdown(wait=False)
             raise
         return cls(path, worker, con)
@@ -90,8 +92,7 @@ class SQLiteStore:
     async def mark_failed(
         self, message_id: str, attempts: int, next_attempt_at: datetime, error: str
     ) -> None:
-        row = (attempts, _to_us(next_attempt_at), error[:MAX_LAST_ERROR], message_id)
-        await self._run("mark_failed", _write, _MARK_FAILED, row)
+        await self._run("mark_failed", _mark_failed, message_id, attempts, next_attempt_at, error)
 
     async def drop(self, message_id: str) -> None:
         await self._run("drop", _write, _DELETE_MESSAGE, (message_id,))
@@ -142,7 +143,10 @@ def _open(path: Path) -> sqlite3.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreError(f"state store {path}: cannot create its folder: {exc.strerror}") from exc
-    _refuse_foreign(path)
+    try:
+        _refuse_foreign(path)
+    except OSError as exc:
+        raise StoreError(f"state store {path}: cannot inspect it: {exc.strerror}") from exc
     try:
         return _connect(path)
     except sqlite3.Error as exc:
@@ -162,17 +166,12 @@ def _refuse_foreign(path: Path) -> None:
         info = path.stat()
     except FileNotFoundError:
         return
-    except OSError as exc:
-        raise StoreError(f"state store {path}: cannot inspect it: {exc.strerror}") from exc
     if not stat.S_ISREG(info.st_mode):
         raise StoreError(f"state store {path} is not a regular file")
     if info.st_size == 0:
         return
-    try:
-        with path.open("rb") as file:
-            header = file.read(100)
-    except OSError as exc:
-        raise StoreError(f"state store {path}: cannot read it: {exc.strerror}") from exc
+    with path.open("rb") as file:
+        header = file.read(100)
     if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
         raise StoreError(
             f"state store {path} is not a SQLite database (corrupt, or another kind of file); "
@@ -224,6 +223,12 @@ def _check_identity(path: Path) -> None:
         ) from exc
     finally:
         con.close()
+
+
+def _close_opened(opening: Future[sqlite3.Connection]) -> None:
+    """Close the connection of an open() whose caller gave up; runs on the worker thread."""
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().close()
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -302,7 +307,7 @@ _PENDING = "SELECT notifier, count(*) FROM outbox GROUP BY notifier"
 
 
 def _commit(con: sqlite3.Connection, cycle: Cycle) -> None:
-    """Everything of one cycle in one transaction; rows are built as they are written."""
+    """Everything of one cycle in one transaction; any error undoes all of it."""
     workspace = cycle.workspace
     con.execute("BEGIN IMMEDIATE")
     try:
@@ -332,6 +337,13 @@ def _upsert_accounts(con: sqlite3.Connection, workspace: str, accounts: Sequence
 
 def _write(con: sqlite3.Connection, sql: str, row: tuple[Any, ...]) -> None:
     con.execute(sql, row)  # autocommit: one statement, one transaction
+
+
+def _mark_failed(
+    con: sqlite3.Connection, message_id: str, attempts: int, next_attempt_at: datetime, error: str
+) -> None:
+    row = (attempts, _to_us(next_attempt_at), error[:MAX_LAST_ERROR], message_id)
+    _write(con, _MARK_FAILED, row)
 
 
 def _load(con: sqlite3.Connection, workspace: str) -> WorkspaceState:
@@ -446,7 +458,7 @@ def _issue_row(issue: Issue) -> tuple[Any, ...]:
         *_issue_key_row(issue.key),
         *account,
         _to_us(issue.since),
-        json.dumps(dict(issue.detail), separators=_COMPACT),
+        _JSON.encode(_plain(issue.detail)),
         _to_us(issue.observed_at),
         1 if issue.firing else 0,  # an int binds fast, a bool does not
         issue.failing_streak,
@@ -506,7 +518,7 @@ def _poll(row: tuple[Any, ...]) -> PollStatus:
 
 
 def _message_row(message: OutboxMessage) -> tuple[Any, ...]:
-    events = json.dumps([event_to_dict(e) for e in message.events], separators=_COMPACT)
+    events = _JSON.encode([event_to_dict(e) for e in message.events])
     return (
         message.id,
         message.notifier,
@@ -536,6 +548,10 @@ def _json_list(text: str) -> Iterable[Any]:
     if not isinstance(value, list):
         raise ValueError("outbox row holds no list of events")
     return value
+
+
+def _plain(detail: Mapping[str, Any]) -> dict[str, Any]:
+    return detail if type(detail) is dict else dict(detail)
 
 
 def _reason(exc: BaseException) -> str:

@@ -6,9 +6,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from store_data import OpenStore
 
 from monitor.store.sqlite import SQLiteStore
+
+from .store_data import OpenStore
 
 
 @pytest.fixture

@@ -13,12 +13,13 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
-from store_data import T0, OpenStore, account, cycle, issue, message, poll_status
 
 from monitor.core.model import PollKind
 from monitor.store import StoreError
 from monitor.store.migrations import APPLICATION_ID, LATEST_VERSION
 from monitor.store.sqlite import SQLiteStore
+
+from .store_data import T0, OpenStore, account, cycle, issue, message, poll_status
 
 
 def folder_bytes(folder: Path) -> dict[str, bytes]:

@@ -8,7 +8,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from store_data import T0, OpenStore, account, issue
 
 from monitor.core.model import IssueKey, IssueKind, PollKind
 from monitor.store import StoreError
@@ -22,6 +21,8 @@ from monitor.store.migrations import (
     statements,
 )
 from monitor.store.sqlite import SQLiteStore
+
+from .store_data import T0, OpenStore, account, issue
 
 V1_FIXTURE = Path(__file__).parent / "fixtures" / "state-v1.sql"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from store_data import T0, OpenStore, cycle, message
-
 from monitor.store.sqlite import SQLiteStore
+
+from .store_data import T0, OpenStore, cycle, message
 
 
 async def enqueue(store: SQLiteStore, *ids_and_notifiers: tuple[str, str]) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from store_data import T0, OpenStore, account, cycle, event, issue, message, poll_status
 
 from monitor.core.model import IssueKey, IssueKind, PollKind, Status
 from monitor.smartlead.models import WarmupDetails
 from monitor.store import StoreError
+
+from .store_data import T0, OpenStore, account, cycle, event, issue, message, poll_status
 
 ACCOUNT_SHAPES = [
     account(1),

@@ -7,11 +7,12 @@ import dataclasses
 import sqlite3
 
 import pytest
-from store_data import OpenStore, account, cycle, event, issue, message, poll_status
 
 from monitor.core.model import IssueKind, PollKind
 from monitor.store import Cycle, StoreError, WorkspaceState
 from monitor.store.sqlite import SQLiteStore
+
+from .store_data import OpenStore, account, cycle, event, issue, message, poll_status
 
 NO_LIMIT = 1_073_741_823  # SQLite's largest max_page_count
 
