@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gzip
+import shutil
+import socket
 import zlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -22,7 +27,7 @@ from monitor import views
 from monitor.config import HttpAuth
 from monitor.core.model import AccountRef, Issue, IssueKey, IssueKind, PollKind
 from monitor.http import GzipParts, accepts_gzip, crc32_combine, create_app
-from monitor.metrics import MetricsExposition, SelfMetrics, render_fleet
+from monitor.metrics import MetricsExposition, SelfMetrics, render_fleet, render_workspace
 from monitor.smartlead.models import Account
 from monitor.store import PollStatus, WorkspaceState
 
@@ -406,3 +411,75 @@ def test_half_configured_basic_auth_is_refused(auth: HttpAuth) -> None:
     """A username without a password (or the reverse) never leaves the endpoints open."""
     with pytest.raises(ValueError, match="both username and password"):
         create_app(FleetView(), auth)
+
+
+def big_fleet(size: int) -> dict[str, WorkspaceState]:
+    """Two workspaces of generated accounts: enough for many gzip parts."""
+    states: dict[str, WorkspaceState] = {}
+    for workspace in ("acme", "beta"):
+        state = WorkspaceState(polls={PollKind.FAILURE: failure_poll(workspace, T0)})
+        for i in range(size):
+            state.accounts[i] = account(i, f'u{i}"q\\@{workspace}.io')
+        states[workspace] = state
+    return states
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.mark.slow  # Prometheus hands static targets to the scraper after ~5 s
+async def test_real_prometheus_scrapes_every_series_with_bearer_auth(tmp_path: Path) -> None:
+    """Prometheus itself scrapes /metrics (gzip, bearer token) and stores every series."""
+    prometheus = shutil.which("prometheus")
+    if prometheus is None:
+        pytest.fail("prometheus not found: install the Debian package 'prometheus'")
+    view = FleetView(states=big_fleet(2000))
+    for name, state in view.states.items():
+        view.exposition.update_workspace(
+            name, render_workspace(name, state, per_account=True, reputation_low=0.8)
+        )
+    async with serve(view, BEARER) as client:
+        web_port = free_port()
+        config = tmp_path / "prometheus.yml"
+        config.write_text(
+            "global: {scrape_interval: 1s}\n"
+            "scrape_configs:\n"
+            "  - job_name: monitor\n"
+            f"    authorization: {{credentials: {TOKEN}}}\n"
+            f"    static_configs: [{{targets: ['127.0.0.1:{client.port}']}}]\n"
+        )
+        process = await asyncio.create_subprocess_exec(
+            prometheus,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{web_port}",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        try:
+            query = "count(smartlead_account_daily_sent) + on() group_left count(up == 1)"
+            result = await wait_for_query(web_port, query)
+        finally:
+            process.terminate()
+            await process.wait()
+    assert result == 4000 + 1  # every account of both workspaces, and the target is up
+
+
+async def wait_for_query(port: int, query: str) -> float:
+    """Ask Prometheus until the query has a value: it scrapes on its own schedule."""
+    url = f"http://127.0.0.1:{port}/api/v1/query"
+    async with aiohttp.ClientSession() as session:
+        for _ in range(150):
+            try:
+                async with session.get(url, params={"query": query}) as response:
+                    data = await response.json()
+                    if response.status == 200 and data["data"]["result"]:
+                        return float(data["data"]["result"][0]["value"][1])
+            except aiohttp.ClientConnectionError:
+                pass  # still starting
+            await asyncio.sleep(0.1)
+    pytest.fail(f"Prometheus never answered {query!r}")
