@@ -24,11 +24,32 @@ from monitor.smartlead.models import PayloadError, parse_account, parse_accounts
         (-1, None),
         (72.5, 0.725),
         (" 80 % ", 0.8),
+        (10**400, None),
+        ("1e400", None),
     ],
 )
 def test_reputation_forms(raw: object, expected: float | None) -> None:
     """Every reputation form seen in real payloads reads as a ratio or None."""
     assert parse_reputation(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("12", 12),
+        (" 7 ", 7),
+        ("-3", -3),
+        (12.0, 12),
+        ("--5", None),
+        ("²", None),
+        ("٣", None),
+        ("1.0", None),
+        (True, None),
+    ],
+)
+def test_integer_forms(raw: object, expected: int | None) -> None:
+    """Numbers sent as strings read as ints; only ASCII digits count, and nothing crashes."""
+    assert parse_account({"id": 1, "client_id": raw}).client_id == expected
 
 
 def test_credentials_never_kept() -> None:
