@@ -127,6 +127,18 @@ def test_a_notifier_is_on_when_its_url_is_set(var: str, cls: type) -> None:
     assert [type(n) for n in settings.enabled_notifiers] == [cls]
 
 
+def test_basic_auth_from_the_environment() -> None:
+    """MONITOR_HTTP_USERNAME and MONITOR_HTTP_PASSWORD turn on basic auth together."""
+    settings = shipped(
+        SMARTLEAD_API_KEY=CANARY_KEY, MONITOR_HTTP_USERNAME="ops", MONITOR_HTTP_PASSWORD="pw-1234"
+    )
+    assert settings.http.auth.username == "ops"
+    assert secret(settings.http.auth.password) == "pw-1234"
+    with pytest.raises(ConfigError) as caught:
+        shipped(SMARTLEAD_API_KEY=CANARY_KEY, MONITOR_HTTP_USERNAME="ops")
+    assert caught.value.problems == ["http.auth: basic auth needs both username and password"]
+
+
 def test_empty_optional_variables_mean_off() -> None:
     """Empty URLs, secret, token and LOG_FORMAT are None (off / unsigned / open / auto)."""
     empty = dict.fromkeys(
