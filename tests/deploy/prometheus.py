@@ -96,12 +96,15 @@ def free_port() -> int:
 
 
 def loopback_config(
-    targets: Mapping[str, Sequence[str]], rule_files: Sequence[Path]
+    targets: Mapping[str, Sequence[str]],
+    rule_files: Sequence[Path],
+    job_settings: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The shipped prometheus.yml with loopback targets, 1 s intervals and no Alertmanager.
 
     Every job of `targets` must exist in the shipped config (so its scrape settings are the
-    ones tested); jobs not listed there are dropped.
+    ones tested); jobs not listed there are dropped. `job_settings` adds settings to a job
+    (a bearer token, say).
     """
     config: dict[str, Any] = load_yaml(PROMETHEUS_CONFIG)
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
@@ -112,7 +115,12 @@ def loopback_config(
     config.pop("alerting", None)
     config["rule_files"] = [str(path) for path in rule_files]
     config["scrape_configs"] = [
-        {**jobs[name], "scrape_timeout": "1s", "static_configs": [{"targets": list(addresses)}]}
+        {
+            **jobs[name],
+            **(job_settings or {}).get(name, {}),
+            "scrape_timeout": "1s",
+            "static_configs": [{"targets": list(addresses)}],
+        }
         for name, addresses in targets.items()
     ]
     return config
@@ -123,6 +131,7 @@ def running_prometheus(
     workdir: Path,
     targets: Mapping[str, Sequence[str]],
     rule_files: Sequence[Path] = (RULES,),
+    job_settings: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Iterator[PrometheusServer]:
     """Start Prometheus with `targets` per job name ("self" stands for its own address)."""
     binary = require("prometheus")
@@ -134,7 +143,9 @@ def running_prometheus(
     }
     workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / "prometheus.yml"
-    config_path.write_text(yaml.safe_dump(loopback_config(resolved, rule_files)), encoding="utf-8")
+    config_path.write_text(
+        yaml.safe_dump(loopback_config(resolved, rule_files, job_settings)), encoding="utf-8"
+    )
     log = workdir / "prometheus.log"
     with log.open("wb") as log_file:
         process = subprocess.Popen(
