@@ -100,12 +100,12 @@ def glob_problem(pattern: str) -> str | None:
         return "empty email glob"
     if any(c.isspace() for c in pattern):
         return "email glob must not contain whitespace"
-    depth_open = pattern.find("[")
-    while depth_open != -1:
-        close = pattern.find("]", depth_open + 2)
+    opening = pattern.find("[")
+    while opening != -1:
+        close = pattern.find("]", opening + 2)  # fnmatch reads `[]...]` as a set holding `]`
         if close == -1:
             return "email glob has an unclosed '['"
-        depth_open = pattern.find("[", close + 1)
+        opening = pattern.find("[", close + 1)
     if "@" not in pattern and not any(c in pattern for c in "*?["):
         return "email glob can never match an address (no '@' and no wildcard; e.g. *@acme.com)"
     return None
@@ -774,7 +774,7 @@ def describe(settings: Settings) -> str:
     lines = [f"workspaces ({len(settings.workspaces)}):"]
     for ws in settings.workspaces:
         lines.append(
-            f"  {ws.name}: {ws.base_url}, api key ***, "
+            f"  {ws.name}: {_shown_url(ws.base_url)}, api key ***, "
             f"rate limit {ws.rate_limit:g}/s (burst {ws.burst})"
         )
     polling, retry = settings.polling, settings.polling.retry
@@ -821,6 +821,12 @@ def describe(settings: Settings) -> str:
         f"format {settings.logging.format or 'auto (json unless a TTY)'}",
     ]
     return "\n".join(lines)
+
+
+def _shown_url(url: str) -> str:
+    """A base URL in full, unless credentials ride in it: then only scheme and host."""
+    parts = urlsplit(url)
+    return url_origin(url) if parts.username or parts.password else url
 
 
 def _notifier(notifier: NotifierSettings) -> str:
