@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from monitor.cli import main
 
-from .helpers import problems
+from .helpers import SHIPPED, problems
 
 WS = "workspaces: [{name: w, api_key: k-1234567}]\n"
 NOTIFY = WS + "notifiers: [{type: console, name: log}]\n"
@@ -524,3 +527,19 @@ def test_check_config_exits_2_on_a_broken_file(
     assert "polling.failure_interval: Input should be greater than 0" in err
     assert "http.listen: must be host:port" in err
     assert "Traceback" not in err
+
+
+def test_the_real_command_exits_2_without_a_traceback(tmp_path: Path) -> None:
+    """`python -m monitor check-config` as a process: exit 2, the problem on stderr."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMARTLEAD_", "MONITOR_"))}
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "check-config", "--config", str(SHIPPED)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "workspaces[0].api_key: environment variable SMARTLEAD_API_KEY is not set" in done.stderr
+    assert "Traceback" not in done.stderr
