@@ -7,11 +7,11 @@ and a wall clock that mostly moves forward but sometimes jumps back.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
+import hypothesis
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,7 +30,7 @@ from monitor.core.model import (
     Status,
 )
 from monitor.core.snapshot import diff, merge
-from monitor.smartlead.models import Account, WarmupDetails
+from monitor.smartlead.models import Account
 
 from .factories import T0, account, policy, warmup
 
@@ -40,87 +40,132 @@ MAX_STEP = 600.0
 # Gaps between polls in seconds: mostly a poll interval, sometimes long, sometimes backward.
 GAPS = (60, 300, 300, 300, 300, 900, 7200, 0, -300, -3600, -86400)
 
+# Firing time is a float sum; the core subtracts sums where this oracle restarts from zero.
+SLACK = 1e-6
 SETTINGS = settings(max_examples=200, deadline=None)
 
-warmups: st.SearchStrategy[WarmupDetails | None] = st.none() | st.builds(
-    warmup,
-    status=st.sampled_from(["ACTIVE", "PAUSED", None]),
-    reputation=st.sampled_from([None, 0.5, 0.8, 0.95]),
-    blocked=st.sampled_from([None, True, False]),
-    reason=st.sampled_from([None, "spam traps"]),
-)
+# Every shape of warmup details the verdicts distinguish; healthy first, so examples shrink to it.
+WARMUPS = [
+    warmup(),
+    None,
+    warmup(reputation=None),
+    warmup(reputation=0.8),
+    warmup(reputation=0.5),
+    warmup(status="PAUSED", reputation=0.5),
+    warmup(status=None, reputation=0.5),
+    warmup(blocked=True, reason="spam traps"),
+    warmup(blocked=True),
+    warmup(blocked=False, reason="spam traps"),
+    warmup(blocked=False),
+    warmup(reason="spam traps"),
+]
+HEALTH = (True, False, None)
 
 
-def rows(account_id: int) -> st.SearchStrategy[Account]:
-    maybe = st.sampled_from([True, False, None])
-    return st.builds(
-        lambda smtp, imap, details, error: account(
-            account_id, smtp=smtp, smtp_error=error, imap=imap, warmup_details=details
-        ),
-        maybe,
-        maybe,
-        warmups,
-        st.sampled_from([None, "535 Authentication failed", "550 disabled"]),
-    )
+def variants(account_id: int) -> list[Account]:
+    """Every combination of SMTP, IMAP and warmup shapes for one account, healthy first."""
+    return [
+        account(
+            account_id,
+            smtp=smtp,
+            smtp_error=None if smtp else "535 Authentication failed",
+            imap=imap,
+            imap_error=None if imap else "IMAP login refused",
+            warmup_details=details,
+        )
+        for smtp in HEALTH
+        for imap in HEALTH
+        for details in WARMUPS
+    ]
 
 
-def confirmations(ids: Sequence[int]) -> st.SearchStrategy[dict[int, Account | None]]:
-    """By-id answers for some accounts: a row, or None for a 404."""
-    if not ids:
-        return st.just({})
-    return st.fixed_dictionaries({}, optional={i: st.none() | rows(i) for i in ids})
+# Drawing a prepared row is one choice, which keeps generation cheap.
+ROWS = {i: st.sampled_from(variants(i)) for i in ACCOUNT_IDS}
+
+
+ANSWERS = st.sampled_from(["not asked", "not asked", "404", "healthy", "any row"])
+
+
+@st.composite
+def confirmations(draw: st.DrawFn) -> dict[int, Account | None]:
+    """By-id answers for some accounts: a row (often healthy), or None for a 404."""
+    found: dict[int, Account | None] = {}
+    for i in ACCOUNT_IDS:
+        answer = draw(ANSWERS)
+        if answer == "404":
+            found[i] = None
+        elif answer == "healthy":
+            found[i] = account(i)
+        elif answer == "any row":
+            found[i] = draw(ROWS[i])
+    return found
 
 
 @st.composite
 def poll_results(draw: st.DrawFn, workspace: str, poll: PollKind) -> PollResult:
     if poll is PollKind.INVENTORY:
-        listed = {i: draw(rows(i)) for i in ACCOUNT_IDS if draw(st.booleans())}
+        listed = {i: draw(ROWS[i]) for i in ACCOUNT_IDS if draw(st.booleans())}
         smtp: frozenset[int] = frozenset()
         blocked: frozenset[int] = frozenset()
     else:
         smtp = frozenset(i for i in ACCOUNT_IDS if draw(st.booleans()))
         blocked = frozenset(i for i in ACCOUNT_IDS if draw(st.booleans()))
-        listed = {i: draw(rows(i)) for i in sorted(smtp | blocked)}
-    confirmed = draw(confirmations(ACCOUNT_IDS))
+        listed = {i: draw(ROWS[i]) for i in sorted(smtp | blocked)}
+    confirmed = draw(confirmations())
     return PollResult(workspace, poll, T0, listed, smtp, blocked, confirmed)
 
 
+def poll_failures(workspace: str) -> st.SearchStrategy[PollFailure]:
+    return st.builds(
+        lambda poll, status: PollFailure(
+            workspace, poll, T0, f"HTTP {status}", auth=status == 401, status=status
+        ),
+        st.sampled_from(list(PollKind)),
+        st.sampled_from([401, 500, 503, None]),
+    )
+
+
+REPLAY = "replay"
+Draft = PollOutcome | str  # an outcome whose time is set later, or REPLAY of the previous one
+
+
 @st.composite
-def outcomes(draw: st.DrawFn) -> PollOutcome | None:
-    """One poll outcome (its time is set later), or None: replay the previous one."""
-    workspace = draw(st.sampled_from(WORKSPACES))
-    choice = draw(st.sampled_from(["inventory", "failure", "failure", "failed", "replay"]))
-    if choice == "replay":
-        return None
+def drafts(draw: st.DrawFn, replays: bool = True) -> list[Draft]:
+    """One poll, a replay of the last one, or an outage (three failed polls in a row)."""
+    workspace = draw(st.sampled_from(["default", "default", "default", "other"]))
+    choices = [
+        "inventory",
+        "failure",
+        "failure",
+        "failed",
+        "outage",
+        *([REPLAY] if replays else []),
+    ]
+    choice = draw(st.sampled_from(choices))
+    if choice == REPLAY:
+        return [REPLAY]
     if choice == "failed":
-        auth = draw(st.booleans())
-        return PollFailure(
-            workspace,
-            draw(st.sampled_from(list(PollKind))),
-            T0,
-            "401 Unauthorized" if auth else "503 Service Unavailable",
-            auth=auth,
-            status=401 if auth else draw(st.sampled_from([None, 500, 503])),
-        )
-    return draw(poll_results(workspace, PollKind(choice)))
+        return [draw(poll_failures(workspace))]
+    if choice == "outage":
+        return [draw(poll_failures(workspace)) for _ in range(3)]
+    return [draw(poll_results(workspace, PollKind(choice)))]
 
 
 @st.composite
 def histories(draw: st.DrawFn) -> list[PollOutcome]:
     """A sequence of outcomes with distinct times (replays reuse the very same outcome)."""
-    first = draw(outcomes().filter(lambda outcome: outcome is not None))
-    drafted = [first, *draw(st.lists(outcomes(), max_size=24))]
+    first = draw(drafts(replays=False))
+    drafted = [*first, *(d for ds in draw(st.lists(drafts(), max_size=15)) for d in ds)]
     clock = 0.0
     history: list[PollOutcome] = []
-    for index, outcome in enumerate(drafted):
-        if outcome is None:
-            if history:
-                history.append(history[-1])
+    for index, draft in enumerate(drafted):
+        if isinstance(draft, str):
+            history.append(history[-1])
             continue
         clock += draw(st.sampled_from(GAPS))
         # A microsecond per step keeps every poll's time distinct, even after a jump back.
         moment = T0 + timedelta(seconds=clock, microseconds=index)
-        history.append(replace(outcome, at=moment))
+        history.append(replace(draft, at=moment))
     return history
 
 
@@ -128,7 +173,7 @@ policies = st.builds(
     lambda failure, success, repeat: policy(failure, success, repeat=repeat, max_step=MAX_STEP),
     st.integers(1, 3),
     st.integers(1, 3),
-    st.sampled_from([0.0, 600.0, 3600.0]),
+    st.sampled_from([0.0, 300.0, 600.0, 1800.0]),
 )
 
 
@@ -185,12 +230,14 @@ def has_healthy_evidence(kind: IssueKind, account_id: int, result: PollResult, l
 
 
 def streaks(issue: Issue) -> tuple[object, ...]:
+    """What a failed poll must not touch (firing time and reminders may move on)."""
     return (issue.firing, issue.failing_streak, issue.healthy_streak, issue.since, issue.detail)
 
 
 def check_resolves_have_evidence(
     outcome: PollOutcome, events: Sequence[Event], line: float
 ) -> None:
+    """Recovered needs a healthy row in this very outcome; account_removed needs its 404."""
     for event in events:
         if event.status is not Status.RESOLVED:
             continue
@@ -208,6 +255,7 @@ def check_resolves_have_evidence(
 def check_failed_poll(
     before: Mapping[IssueKey, Issue], outcome: PollOutcome, transition: Transition
 ) -> None:
+    """A failed poll speaks only about the workspace: account issues keep their state."""
     if not isinstance(outcome, PollFailure):
         return
     accounts_before = {k: streaks(i) for k, i in before.items() if k.account_id is not None}
@@ -231,37 +279,49 @@ def check_bookkeeping(
     assert all(e.key.workspace == outcome.workspace for e in transition.events)
 
 
+Episode = tuple[IssueKey, datetime]
+
+
 @dataclass
 class Episodes:
-    """What the events told so far: open episodes and when each last fired or reminded."""
+    """What the events told so far, and a wall-clock account of each episode's firing time.
+
+    Firing time is counted here from the polls' own times: each poll of a workspace adds the
+    gap since its previous poll, clamped to [0, max_step], to every episode open there.
+    """
 
     policy: Policy
-    open: dict[tuple[IssueKey, object], int]
-    closed: set[tuple[IssueKey, object]]
-    polls: dict[str, int]
+    open: dict[Episode, float] = field(default_factory=dict)  # firing time since last told
+    closed: set[Episode] = field(default_factory=set)
+    last_poll: dict[str, datetime] = field(default_factory=dict)
 
-    def see(self, step: int, workspace: str, events: Sequence[Event]) -> None:
-        self.polls[workspace] = self.polls.get(workspace, 0) + 1
-        polls = self.polls[workspace]
-        min_polls = (
-            math.ceil(self.policy.repeat_interval / self.policy.max_step)
-            if self.policy.repeat_interval
-            else 0
-        )
+    def see(self, outcome: PollOutcome, events: Sequence[Event]) -> None:
+        workspace, repeat = outcome.workspace, self.policy.repeat_interval
+        previous = self.last_poll.get(workspace, outcome.at)
+        step = min(max((outcome.at - previous).total_seconds(), 0.0), self.policy.max_step)
+        self.last_poll[workspace] = outcome.at
+        for episode in self.open:
+            if episode[0].workspace == workspace:
+                self.open[episode] += step
+        told: set[Episode] = set()
         for event in events:
             episode = (event.key, event.started_at)
+            told.add(episode)
             if event.status is Status.FIRING and not event.reminder:
                 assert episode not in self.open and episode not in self.closed, "fired twice"
-                self.open[episode] = polls
+                self.open[episode] = 0.0
             elif event.reminder:
-                assert self.policy.repeat_interval > 0, "a reminder while reminders are off"
+                assert repeat > 0, "a reminder while reminders are off"
                 assert episode in self.open, "a reminder outside a firing episode"
-                assert polls - self.open[episode] >= min_polls, "a reminder came early"
-                self.open[episode] = polls
+                assert self.open[episode] >= repeat - SLACK, "a reminder came early"
+                self.open[episode] = 0.0
             else:
                 assert episode in self.open, "a resolve without a fire"
                 del self.open[episode]
                 self.closed.add(episode)
+        for episode, firing_for in self.open.items():
+            if episode not in told and repeat > 0:
+                assert firing_for < repeat + SLACK, "a reminder is overdue"
 
     def match(self, issues: Mapping[IssueKey, Issue]) -> None:
         """Every firing issue was announced, and every announced episode is still tracked."""
@@ -283,6 +343,7 @@ def check_confirming_heals(issues: Mapping[IssueKey, Issue], last: PollOutcome) 
 
 
 def replay(history: Sequence[PollOutcome], rules: Policy) -> list[list[Event]]:
+    """The events of each step when the history is applied again from nothing."""
     issues: dict[IssueKey, Issue] = {}
     steps = []
     for outcome in history:
@@ -297,10 +358,10 @@ def replay(history: Sequence[PollOutcome], rules: Policy) -> list[list[Event]]:
 def test_lifecycle_invariants(history: list[PollOutcome], rules: Policy) -> None:
     """Resolves need evidence, failed polls keep account issues, replays are no-ops, ids stable."""
     issues: dict[IssueKey, Issue] = {}
-    episodes = Episodes(rules, {}, set(), {})
+    episodes = Episodes(rules)
     all_events: list[Event] = []
     previous: PollOutcome | None = None
-    for step, outcome in enumerate(history):
+    for outcome in history:
         transition = evaluate(issues, outcome, rules)
         if outcome is previous:
             assert transition.events == [], "a replay emitted events"
@@ -309,11 +370,15 @@ def test_lifecycle_invariants(history: list[PollOutcome], rules: Policy) -> None
         check_failed_poll(issues, outcome, transition)
         check_bookkeeping(issues, outcome, transition)
         if outcome is not previous:
-            episodes.see(step, outcome.workspace, transition.events)
+            episodes.see(outcome, transition.events)
         episodes.match(transition.issues)
         all_events += transition.events
         issues, previous = transition.issues, outcome
 
+    for told in all_events:  # what the run covered, for --hypothesis-show-statistics
+        hypothesis.event(
+            f"{told.kind} {'reminder' if told.reminder else told.status} {told.reason or ''}"
+        )
     check_confirming_heals(issues, history[-1])
     ids = [e.id for e in all_events]
     assert len(ids) == len(set(ids)), "two events share an id"
@@ -321,7 +386,7 @@ def test_lifecycle_invariants(history: list[PollOutcome], rules: Policy) -> None
 
 
 snapshots = st.dictionaries(
-    st.sampled_from(ACCOUNT_IDS), st.sampled_from(ACCOUNT_IDS).flatmap(rows), max_size=3
+    st.sampled_from(ACCOUNT_IDS), st.sampled_from(ACCOUNT_IDS).flatmap(ROWS.__getitem__), max_size=3
 ).map(lambda found: {i: replace(row, id=i) for i, row in found.items()})
 
 
