@@ -180,6 +180,14 @@ def test_a_silence_expires_with_time() -> None:
     assert not silenced(rule, SMTP_KEY, BOX, NOW + timedelta(hours=3))
 
 
+@pytest.mark.parametrize("until", ["2026-11-28T11:00:00", "2026-11-28T11:00:00Z"])
+def test_a_silence_until_without_zone_is_utc(until: str) -> None:
+    """`until` written without a zone (quoted, or from an env var) is UTC and compares."""
+    rule = [Silence.model_validate({"match": {"esp": ["GMAIL"]}, "until": until})]
+    assert silenced(rule, SMTP_KEY, BOX, NOW + timedelta(minutes=59))
+    assert not silenced(rule, SMTP_KEY, BOX, NOW + timedelta(minutes=61))
+
+
 def test_an_account_silence_does_not_silence_the_workspace() -> None:
     """Silencing a mailbox never hides api_auth_failed."""
     assert not silenced([silence(email=["*"])], AUTH_KEY, None, NOW)
