@@ -26,8 +26,8 @@ test: $(STAMP) system-deps
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check monitor tests bench
-	$(VENV)/bin/ruff format --check monitor tests bench
+	$(VENV)/bin/ruff check monitor tests bench deploy
+	$(VENV)/bin/ruff format --check monitor tests bench deploy
 	$(VENV)/bin/mypy
 
 bench: $(STAMP)

@@ -29,7 +29,8 @@ from monitor.views import issues_json, readiness, status_json
 __all__ = ["HttpView", "authorizer", "create_app", "issues_json", "readiness", "status_json"]
 
 REALM = "smartlead-monitor"
-OPEN_PATHS = frozenset({"/healthz"})  # liveness probes carry no credentials
+# Probes carry no credentials, and neither answer holds customer data.
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 WRITE_CHUNK = 1 << 20  # /metrics is written in 1 MiB slices (fastest in bench/metrics.py)
 
 _dumps = partial(json.dumps, default=str)  # detail values the API sent are data, not types

@@ -51,6 +51,9 @@ class Transition:
     events: list[Event]
 
 
+# Firing time is a sum of float steps; a reminder due at 600 s must not slip a poll at 599.999.
+_SLACK = 1e-6
+
 _REMOVED = None  # an observation that the account no longer exists
 Observation = Verdict | None
 
@@ -79,14 +82,22 @@ def to_confirm(issues: Mapping[IssueKey, Issue], result: PollResult) -> set[int]
     return wanted
 
 
-def observe(result: PollResult, reputation_low: float) -> dict[IssueKey, Observation]:
-    """Every observation a successful poll makes, keyed by issue."""
+def observe(
+    result: PollResult, reputation_low: float, stale: frozenset[int] = frozenset()
+) -> dict[IssueKey, Observation]:
+    """Every observation a successful poll makes, keyed by issue.
+
+    Rows of `stale` accounts are older than a change already committed by a poll that
+    finished first (a long inventory overtaken by a failure poll): they say nothing.
+    """
     ws = result.workspace
     found: dict[IssueKey, Observation] = {
         IssueKey(ws, None, kind): Verdict(False, {}) for kind in WORKSPACE_DEFAULTS
     }
     inventory = frozenset({Source.INVENTORY})
     for account_id, account in result.rows.items():
+        if account_id in stale:
+            continue
         if result.poll is PollKind.INVENTORY:
             sources = inventory
         else:
@@ -101,6 +112,8 @@ def observe(result: PollResult, reputation_low: float) -> dict[IssueKey, Observa
         _add_row(found, ws, account, sources, reputation_low)
     by_id = frozenset({Source.BY_ID})
     for account_id, confirmed in result.confirmed.items():
+        if account_id in stale:
+            continue
         if confirmed is None:
             for kind in IssueKind:
                 if not kind.workspace_level:
@@ -138,11 +151,12 @@ def evaluate(
     outcome: PollOutcome,
     policy: Policy,
     accounts: Mapping[int, Account] | None = None,
+    stale: frozenset[int] = frozenset(),
 ) -> Transition:
     """Apply one poll of one workspace. `accounts` names the mailboxes in new issues."""
     now = outcome.at
     if isinstance(outcome, PollResult):
-        observations = observe(outcome, policy.reputation_low)
+        observations = observe(outcome, policy.reputation_low, stale)
         rows: Mapping[int, Account] = {**(accounts or {}), **outcome.rows}
         rows = {**rows, **{i: a for i, a in outcome.confirmed.items() if a is not None}}
     else:
@@ -235,7 +249,8 @@ def _tick(
     step = min(max((now - checked_at).total_seconds(), 0.0), policy.max_step)
     firing_for = issue.firing_for + step
     issue = replace(issue, firing_for=firing_for, observed_at=now)
-    if policy.repeat_interval <= 0 or firing_for - issue.reminded_for < policy.repeat_interval:
+    due = firing_for - issue.reminded_for >= policy.repeat_interval - _SLACK
+    if policy.repeat_interval <= 0 or not due:
         return issue, None
     issue = replace(issue, reminded_for=firing_for, reminders=issue.reminders + 1)
     return issue, Event(

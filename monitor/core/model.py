@@ -44,11 +44,16 @@ class ResolveReason(StrEnum):
     ACCOUNT_REMOVED = "account_removed"
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class IssueKey:
     workspace: str
     account_id: int | None  # None for workspace-level kinds
     kind: IssueKind
+
+    @property
+    def order(self) -> tuple[str, int, str]:
+        """A sort key: workspace-level issues first, then by account and kind."""
+        return (self.workspace, -1 if self.account_id is None else self.account_id, self.kind)
 
 
 @dataclass(frozen=True, slots=True)

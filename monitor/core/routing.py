@@ -105,7 +105,7 @@ def plan(
                 continue  # the open issue below carries it
             per_target[name].append(event)
     if reposting:
-        for issue in sorted(open_issues, key=lambda i: i.key):
+        for issue in sorted(open_issues, key=lambda i: i.key.order):
             if not issue.firing or silenced(silences, issue.key, issue.account, now):
                 continue
             fire = firing_event(issue)

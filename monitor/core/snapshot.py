@@ -18,11 +18,14 @@ class SnapshotDiff:
         return bool(self.upserted or self.removed)
 
 
-def merge(accounts: Mapping[int, Account], result: PollResult) -> dict[int, Account]:
+def merge(
+    accounts: Mapping[int, Account], result: PollResult, stale: frozenset[int] = frozenset()
+) -> dict[int, Account]:
     """The snapshot after a successful poll.
 
     An inventory replaces the snapshot; a failure poll overlays the rows it saw, which are
     whole account rows and fresher. By-id confirmations overlay last; a 404 removes.
+    `stale` accounts keep the row they have: a poll that finished first saw them later.
     """
     current = (
         dict(result.rows) if result.poll is PollKind.INVENTORY else {**accounts, **result.rows}
@@ -32,6 +35,9 @@ def merge(accounts: Mapping[int, Account], result: PollResult) -> dict[int, Acco
             current.pop(account_id, None)
         else:
             current[account_id] = confirmed
+    for account_id in stale:
+        if (kept := accounts.get(account_id)) is not None:
+            current[account_id] = kept
     return current
 
 

@@ -379,3 +379,14 @@ def test_a_fire_reaches_alertmanager_once() -> None:
     fired = firing_event(issue)
     messages = plan([fired], [issue], [SLACK, AM], [], [], NOW, "c")
     assert {m.notifier: len(m.events) for m in messages} == {"slack": 1, "alertmanager": 1}
+
+
+def test_alertmanager_reposts_workspace_and_account_issues_together() -> None:
+    """plan() re-posts an open api_auth_failed beside open account issues without crashing."""
+    ref = AccountRef(7, "a@example.com", "A", "GMAIL", None)
+    issues = [
+        Issue(IssueKey(WS, 7, IssueKind.SMTP_FAILED), ref, at(0), {}, at(0), firing=True),
+        Issue(IssueKey(WS, None, IssueKind.API_AUTH_FAILED), None, at(0), {}, at(0), firing=True),
+    ]
+    messages = plan([], issues, [Target("alertmanager", True)], [], [], at(60), "c")
+    assert [len(m.events) for m in messages] == [2]

@@ -1,0 +1,221 @@
+"""The engine: runs one cycle (poll, judge, commit, tell) and keeps the in-memory view.
+
+A cycle's decisions come from the pure core; this module only sequences I/O around them.
+State in memory changes only after the store committed, so a crash or a cancelled cycle
+leaves memory and disk telling the same story.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import structlog
+
+from monitor.config import Settings
+from monitor.core.lifecycle import Policy, Transition, evaluate
+from monitor.core.model import Issue, IssueKind, PollKind, PollOutcome, PollResult, iso
+from monitor.core.routing import Message, Target, plan, silenced
+from monitor.core.snapshot import SnapshotDiff, diff, merge
+from monitor.metrics import MetricsExposition, SelfMetrics, render_workspace
+from monitor.polls import AccountsApi, run_poll
+from monitor.store import Cycle, OutboxMessage, PollStatus, Store, WorkspaceState
+
+log = structlog.get_logger("monitor.engine")
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def policy_of(settings: Settings) -> Policy:
+    """The lifecycle's policy from the settings; firing time steps are capped at two polls."""
+    issues = settings.issues
+    return Policy(
+        thresholds={kind: issues.thresholds(kind) for kind in IssueKind},
+        repeat_interval=issues.repeat_interval,
+        reputation_low=issues.reputation_low / 100.0,
+        max_step=2 * settings.polling.failure_interval,
+    )
+
+
+@dataclass
+class Workspace:
+    """One workspace's committed state, and what lets its two polls overlap safely.
+
+    A long inventory can be overtaken by a failure poll. Every commit bumps `generation` and
+    records the accounts it saw in `touched`; a poll that started before such a commit
+    treats its rows of those accounts as stale.
+    """
+
+    name: str
+    api: AccountsApi
+    state: WorkspaceState
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    generation: int = 0
+    touched: dict[int, int] = field(default_factory=dict)  # account id -> generation
+    running: int = 0  # polls in flight
+
+    def stale_since(self, generation: int) -> frozenset[int]:
+        return frozenset(a for a, g in self.touched.items() if g > generation)
+
+    def record(self, accounts: Iterable[int]) -> None:
+        self.generation += 1
+        for account_id in accounts:
+            self.touched[account_id] = self.generation
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        apis: Mapping[str, AccountsApi],
+        targets: Sequence[Target],
+        metrics: SelfMetrics,
+        exposition: MetricsExposition,
+        *,
+        clock: Clock = utcnow,
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.policy = policy_of(settings)
+        self.targets = list(targets)
+        self.metrics = metrics
+        self.exposition = exposition
+        self.clock = clock
+        self.on_commit = on_commit
+        self.workspaces = {
+            name: Workspace(name, api, WorkspaceState()) for name, api in apis.items()
+        }
+
+    async def load(self) -> None:
+        """Read the last committed state of every workspace (a restart forgets nothing)."""
+        for workspace in self.workspaces.values():
+            workspace.state = await self.store.load(workspace.name)
+            for status in workspace.state.polls.values():
+                self.metrics.restore_poll(status)
+            self.render(workspace.name)
+        await self.refresh_outbox_gauge()
+
+    @property
+    def states(self) -> dict[str, WorkspaceState]:
+        return {name: ws.state for name, ws in self.workspaces.items()}
+
+    def render(self, name: str) -> None:
+        """Re-render one workspace's fleet metrics: once per cycle, never per scrape."""
+        samples = render_workspace(
+            name,
+            self.workspaces[name].state,
+            per_account=self.settings.metrics.per_account,
+            reputation_low=self.policy.reputation_low,
+        )
+        self.exposition.update_workspace(name, samples)
+
+    async def refresh_outbox_gauge(self) -> None:
+        self.metrics.set_outbox_pending(await self.store.pending_counts())
+
+    def is_silenced(self, issue: Issue) -> bool:
+        return silenced(self.settings.silences, issue.key, issue.account, self.clock())
+
+    async def cycle(self, name: str, poll: PollKind) -> PollOutcome:
+        """Poll one workspace, judge the outcome, commit, then let the outbox deliver."""
+        workspace = self.workspaces[name]
+        started, generation = time.monotonic(), workspace.generation
+        workspace.running += 1
+        try:
+            outcome = await run_poll(
+                workspace.api, name, poll, workspace.state.issues, self.clock()
+            )
+            async with workspace.lock:
+                committed = await self._commit(workspace, outcome, generation, started)
+        finally:
+            workspace.running -= 1
+            if not workspace.running:
+                workspace.touched.clear()
+        status, transition, changed, messages = committed
+        self.metrics.observe_poll(status)
+        self.metrics.count_events(transition.events)
+        self.render(name)
+        await self.refresh_outbox_gauge()
+        if messages:
+            self.on_commit()
+        log.info(
+            "poll",
+            workspace=name,
+            poll=str(poll),
+            outcome="ok" if status.ok else "failed",
+            pages=outcome.pages,
+            requests=outcome.requests,
+            accounts=status.accounts,
+            changed=changed,
+            events=len(transition.events),
+            messages=len(messages),
+            duration_ms=round(status.duration * 1000),
+            error=status.error,
+        )
+        return outcome
+
+    async def _commit(
+        self, workspace: Workspace, outcome: PollOutcome, generation: int, started: float
+    ) -> tuple[PollStatus, Transition, int, list[Message]]:
+        """Judge the outcome against the state committed now, and commit it atomically."""
+        state, name = workspace.state, workspace.name
+        accounts, changes = state.accounts, SnapshotDiff([], [])
+        stale = frozenset[int]()
+        if isinstance(outcome, PollResult):
+            stale = workspace.stale_since(generation)
+            accounts = merge(state.accounts, outcome, stale)
+            changes = diff(state.accounts, accounts)
+        transition = evaluate(state.issues, outcome, self.policy, state.accounts, stale)
+        previous = state.polls.get(outcome.poll)
+        ok = isinstance(outcome, PollResult)
+        status = PollStatus(
+            workspace=name,
+            poll=outcome.poll,
+            at=outcome.at,
+            ok=ok,
+            duration=time.monotonic() - started,
+            error=None if isinstance(outcome, PollResult) else outcome.error,
+            last_success_at=outcome.at if ok else previous.last_success_at if previous else None,
+            accounts=len(accounts),
+        )
+        messages = plan(
+            transition.events,
+            transition.issues.values(),
+            self.targets,
+            self.settings.routes,
+            self.settings.silences,
+            outcome.at,
+            cycle=f"{name}|{outcome.poll}|{iso(outcome.at)}",
+        )
+        await self.store.commit(
+            Cycle(
+                workspace=name,
+                poll_status=status,
+                accounts_upserted=changes.upserted,
+                accounts_removed=changes.removed,
+                issues_upserted=transition.upserted,
+                issues_removed=transition.removed,
+                outbox=[OutboxMessage(m.id, m.notifier, outcome.at, m.events) for m in messages],
+            )
+        )
+        state.accounts = accounts
+        state.issues = transition.issues
+        state.polls[outcome.poll] = status
+        seen = _seen(outcome) if outcome.poll is PollKind.FAILURE else set()
+        keys = [i.key for i in transition.upserted] + transition.removed
+        workspace.record(seen | {k.account_id for k in keys if k.account_id is not None})
+        return status, transition, len(changes.upserted) + len(changes.removed), messages
+
+
+def _seen(outcome: PollOutcome) -> set[int]:
+    if not isinstance(outcome, PollResult):
+        return set()
+    return {*outcome.rows, *outcome.confirmed}
