@@ -376,19 +376,20 @@ BOTH = HttpAuth(bearer_token=SecretStr(TOKEN), username="ops", password=SecretSt
         (HttpAuth(), None, 200),
     ],
 )
-async def test_auth_guards_every_endpoint_but_healthz(
+async def test_auth_guards_every_endpoint_but_the_probes(
     auth: HttpAuth, header: str | None, status: int
 ) -> None:
-    """With credentials configured, each endpoint except /healthz needs them (bearer or basic)."""
+    """With credentials configured, every endpoint but the probes needs them (bearer or basic)."""
     headers = {"Authorization": header} if header else {}
     async with serve(FleetView(), auth) as client:
-        for path in ("/metrics", "/readyz", "/api/v1/issues", "/api/v1/status"):
+        for path in ("/metrics", "/api/v1/issues", "/api/v1/status"):
             response = await client.get(path, headers=headers)
             assert response.status == status, path
             if status == 401:
                 assert "WWW-Authenticate" in response.headers
                 assert TOKEN not in await response.text()
         assert (await client.get("/healthz")).status == 200
+        assert (await client.get("/readyz")).status in (200, 503)  # never 401: probes are open
 
 
 async def test_unauthorized_answer_offers_each_configured_scheme() -> None:
