@@ -3,7 +3,7 @@
 #   docker run --read-only --tmpfs /tmp -v smartlead-state:/var/lib/smartlead-monitor \
 #     -e SMARTLEAD_API_KEY=... -p 127.0.0.1:9877:9877 smartlead-monitor
 # Runtime dependencies come from requirements.lock (exact versions and hashes); see
-# docs/deploy.md for the command that regenerates it from pyproject.toml.
+# the README (Deploy, Container) for the command that regenerates it from pyproject.toml.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build

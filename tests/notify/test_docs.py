@@ -19,7 +19,7 @@ from monitor.notify.webhook import render_webhook, sign_webhook
 
 from .events import NOW, make_event, mixed_events
 
-DOC = Path(__file__).parents[2] / "docs" / "notifications.md"
+README = Path(__file__).parents[2] / "README.md"
 ENV = {
     "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/x",
     "WEBHOOK_URL": "https://automation.example/in",
@@ -28,8 +28,16 @@ ENV = {
 }
 
 
+def section() -> str:
+    """The README's Notifications section: from its heading to the next one of that level."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index("\n## Notifications\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else None]
+
+
 def blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+    return re.findall(rf"```{language}\n(.*?)```", section(), re.S)
 
 
 def documented_settings() -> Any:
