@@ -10,7 +10,9 @@ from collections.abc import Sequence
 
 from monitor import __version__
 from monitor.config import ConfigError, Settings, describe, load_settings
+from monitor.daemon import StartupError
 from monitor.logs import configure_logging
+from monitor.store import StoreError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -88,13 +90,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(describe(settings))
         return EXIT_OK
     configure_logging(settings.logging, secrets=settings.secret_values())
-    if command == "status":
-        return asyncio.run(print_status(settings))
-    if command == "notify-test":
-        return asyncio.run(notify_test(settings))
-    if command == "once":
-        return asyncio.run(once(settings))
-    return asyncio.run(run(settings))
+    commands = {"status": print_status, "notify-test": notify_test, "once": once, "run": run}
+    try:
+        return asyncio.run(commands[command](settings))
+    except (StoreError, StartupError) as error:
+        # Cannot start: the state file or the listen address is unusable. Like a bad config,
+        # one clear line and exit 2; the state file is left as it was.
+        print(f"smartlead-monitor: cannot start: {error}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 async def run(settings: Settings) -> int:

@@ -39,6 +39,10 @@ CYCLE_GRACE_SECONDS = 4.0  # an in-flight cycle may finish within this, then it 
 START_JITTER_SECONDS = 5.0  # spreads the first failure polls of many workspaces
 
 
+class StartupError(Exception):
+    """The daemon cannot start (for example its listen address is taken)."""
+
+
 class Monitor:
     """Everything the daemon runs, built from settings; also the HTTP endpoints' view."""
 
@@ -206,7 +210,11 @@ async def serve(monitor: Monitor, stop: asyncio.Event) -> None:
     await runner.setup()
     host, port = settings.http.host, settings.http.port
     site = web.TCPSite(runner, host, port, shutdown_timeout=1.0)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as error:
+        await runner.cleanup()
+        raise StartupError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
     scheduler = AsyncIOScheduler(timezone="UTC")
     monitor.schedule(scheduler)
     scheduler.start()
