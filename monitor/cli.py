@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=1)
     simulate.add_argument("--api-key", default="demo")
     simulate.add_argument("--rate-limit", type=float, default=None, metavar="RPS")
+    simulate.add_argument("--burst", type=int, default=10, help="requests allowed at once")
     simulate.add_argument(
         "--tick",
         type=float,
@@ -75,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rate_limit=args.rate_limit,
             tick_seconds=args.tick,
             host=args.host,
+            burst=args.burst,
         )
         return EXIT_OK
     if command == "demo":

@@ -253,37 +253,34 @@ def _tick(
     if policy.repeat_interval <= 0 or not due:
         return issue, None
     issue = replace(issue, reminded_for=firing_for, reminders=issue.reminders + 1)
-    return issue, Event(
-        id=event_id(issue.key, issue.since, Status.FIRING, issue.reminders),
-        key=issue.key,
-        status=Status.FIRING,
-        account=issue.account,
-        detail=issue.detail,
-        started_at=issue.since,
-        reminder=True,
-    )
+    return issue, _event(issue, Status.FIRING, reminder=issue.reminders)
 
 
 def _firing(issue: Issue) -> Event:
-    return Event(
-        id=event_id(issue.key, issue.since, Status.FIRING),
-        key=issue.key,
-        status=Status.FIRING,
-        account=issue.account,
-        detail=issue.detail,
-        started_at=issue.since,
-    )
+    return _event(issue, Status.FIRING)
 
 
 def _resolved(issue: Issue, now: datetime, reason: ResolveReason) -> Event:
+    return _event(issue, Status.RESOLVED, resolved_at=now, reason=reason)
+
+
+def _event(
+    issue: Issue,
+    status: Status,
+    *,
+    reminder: int = 0,
+    resolved_at: datetime | None = None,
+    reason: ResolveReason | None = None,
+) -> Event:
     return Event(
-        id=event_id(issue.key, issue.since, Status.RESOLVED),
+        id=event_id(issue.key, issue.since, status, reminder),
         key=issue.key,
-        status=Status.RESOLVED,
+        status=status,
         account=issue.account,
         detail=issue.detail,
         started_at=issue.since,
-        resolved_at=now,
+        resolved_at=resolved_at,
+        reminder=reminder > 0,
         reason=reason,
     )
 
