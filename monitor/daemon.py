@@ -35,7 +35,9 @@ from monitor.store.sqlite import SQLiteStore
 log = structlog.get_logger("monitor.daemon")
 
 SHUTDOWN_SECONDS = 10.0  # contract §2; terminationGracePeriodSeconds in deploy/ is above it
+# The shutdown budget: cycle 4 s + its cancellation 1 s + deliveries 2 s + HTTP 1 s < 10 s.
 CYCLE_GRACE_SECONDS = 4.0  # an in-flight cycle may finish within this, then it is abandoned
+DELIVERY_GRACE_SECONDS = 2.0  # a send still running then is abandoned; its message stays
 START_JITTER_SECONDS = 5.0  # spreads the first failure polls of many workspaces
 
 
@@ -233,7 +235,7 @@ async def serve(monitor: Monitor, stop: asyncio.Event) -> None:
         scheduler.pause()
         await monitor.finish_inflight(CYCLE_GRACE_SECONDS)
         scheduler.shutdown(wait=False)
-        await monitor.outbox.stop()
+        await monitor.outbox.stop(grace=DELIVERY_GRACE_SECONDS)
         delivery.cancel()
         await asyncio.gather(delivery, return_exceptions=True)
         await runner.cleanup()
