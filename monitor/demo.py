@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -60,8 +61,14 @@ def notifiers_from_env(env: Mapping[str, str]) -> list[dict[str, Any]]:
 
 
 def run_demo(port: int, accounts: int) -> int:
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_demo(port, accounts))
+    from monitor.daemon import StartupError
+
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_demo(port, accounts))
+    except StartupError as error:
+        print(f"smartlead-monitor demo: {error} (try --port)", file=sys.stderr)
+        return 2
     return 0
 
 
