@@ -33,7 +33,7 @@ from typing import Any, TypeVar, overload
 
 import aiohttp
 import yaml
-from notify.sink import WebhookSink
+from notify.sink import Received, WebhookSink
 
 from monitor.smartlead.simulator import Fleet, InitialMix, Simulator, run_simulator
 
@@ -160,6 +160,7 @@ class Harness:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.process: asyncio.subprocess.Process | None = None
         self.runs = 0  # how many daemon processes were started
+        self.arrivals: list[float] = []  # time.monotonic() of each sink request, by index
         self._session = session
         self.write_config()
 
@@ -297,11 +298,57 @@ class Harness:
                         lines.append(record)
         return lines
 
+    def polls(
+        self, poll: str | None = None, outcome: str | None = None, run: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The canonical `poll` log lines (of run `run`, default the latest), filtered."""
+        return [
+            line
+            for line in self.logs(run or self.runs)
+            if line.get("event") == "poll"
+            and (poll is None or line.get("poll") == poll)
+            and (outcome is None or line.get("outcome") == outcome)
+        ]
+
+    async def wait_polls(
+        self,
+        failure: int = 0,
+        inventory: int = 0,
+        *,
+        outcome: str | None = None,
+        timeout: float = 20.0,  # noqa: ASYNC109
+    ) -> None:
+        """Wait until this many more failure and inventory polls (with `outcome`, if given)
+        have finished in the current run, counted from now."""
+        wanted = {
+            "failure": len(self.polls("failure", outcome)) + failure,
+            "inventory": len(self.polls("inventory", outcome)) + inventory,
+        }
+        await self.wait_until(
+            lambda: all(len(self.polls(p, outcome)) >= n for p, n in wanted.items()),
+            timeout,
+            f"{failure} failure and {inventory} inventory polls (outcome {outcome or 'any'})",
+        )
+
+    async def wait_outbox_empty(self, timeout: float = 20.0) -> None:  # noqa: ASYNC109
+        """Wait until /api/v1/status reports no pending outbox message."""
+
+        async def empty() -> bool:
+            status = await self.get_json("/api/v1/status")
+            return bool(status["outbox"]["total"] == 0)
+
+        await self.wait_until(empty, timeout, "outbox empty")
+
     def stderr_tail(self, chars: int = 3000) -> str:
         path = self.log_path()
         return path.read_text("utf-8", "replace")[-chars:] if path.exists() else ""
 
     # -- what the sink got -----------------------------------------------------------------
+
+    def arrived_at(self, received: Received) -> float:
+        """When the sink got this request (time.monotonic(), stamped on arrival)."""
+        index = next(i for i, r in enumerate(self.sink.received) if r is received)
+        return self.arrivals[index]
 
     def events(self, path: str = WEBHOOK_PATH) -> list[dict[str, Any]]:
         """Every event of every accepted webhook body at `path`, in arrival order."""
@@ -435,11 +482,28 @@ async def open_harness(
             overrides=overrides,
         )
         harness = Harness(workdir, simulator, sink, config, session)
+        stamping = asyncio.create_task(_stamp_arrivals(sink, harness.arrivals))
         try:
             if start:
                 await harness.start()
             yield harness
         finally:
+            stamping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await stamping
             if harness.process is not None and harness.process.returncode is None:
                 harness.process.kill()
                 await harness.process.wait()
+
+
+async def _stamp_arrivals(sink: WebhookSink, stamps: list[float]) -> None:
+    """Record when each request reached the sink (woken by the sink, not by polling)."""
+
+    def more_than_stamped(got: list[Received]) -> bool:
+        return len(got) > len(stamps)
+
+    while True:
+        seen = len(stamps)
+        await sink.wait_for(more_than_stamped, within=24 * 3600)
+        now = time.monotonic()
+        stamps.extend([now] * (len(sink.received) - seen))
