@@ -2,4 +2,4 @@
 `main(argv: list[str] | None = None) -> int | None` (a non-zero result: a target was missed)."""
 
 # Run by `python -m bench` in this order; add a module here to include it.
-BENCHMARKS = ("bench.listing", "bench.metrics", "bench.store")
+BENCHMARKS = ("bench.listing", "bench.metrics", "bench.store", "bench.cycle", "bench.scale")

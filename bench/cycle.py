@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -124,17 +125,31 @@ class SimulatorProcess:
             self.process.wait()
 
 
-def start_simulator(
+def spawn_simulator(
     accounts: int, *, seed: int = 1, key: str = API_KEY, rate: float | None = None
-) -> SimulatorProcess:
-    """A bench simulator in a child process; its fleet is built before the URL is printed."""
+) -> subprocess.Popen[str]:
+    """Start a bench simulator child; `ready` waits for it (so several build their fleets
+    at once)."""
     command = [sys.executable, "-m", "bench.cycle", "--simulate", str(accounts),
                "--seed", str(seed), "--key", key]  # fmt: skip
     if rate is not None:
         command += ["--rate", str(rate)]
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
+def ready(process: subprocess.Popen[str]) -> SimulatorProcess:
+    """The started simulator once its fleet is built and its URL printed."""
     assert process.stdout is not None
-    return SimulatorProcess(process, process.stdout.readline().strip())
+    url = process.stdout.readline().strip()
+    if not url:
+        raise SystemExit(f"the simulator exited ({process.wait()}) before serving")
+    return SimulatorProcess(process, url)
+
+
+def start_simulator(
+    accounts: int, *, seed: int = 1, key: str = API_KEY, rate: float | None = None
+) -> SimulatorProcess:
+    return ready(spawn_simulator(accounts, seed=seed, key=key, rate=rate))
 
 
 # --- the monitor, with its phases timed ---------------------------------------------------------
@@ -252,6 +267,35 @@ class GcClock:
             self.spent += time.perf_counter() - self._started
 
 
+class LoopStall:
+    """The longest time the event loop did not run a 10 ms timer on time, while running.
+
+    A cycle's synchronous steps hold the loop: /healthz, /metrics and the other workspaces'
+    polls wait that long.
+    """
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _watch(self) -> None:
+        while True:
+            due = time.perf_counter() + 0.01
+            await asyncio.sleep(0.01)
+            self.longest = max(self.longest, time.perf_counter() - due)
+
+    def start(self) -> None:
+        self.longest = 0.0
+        self._task = asyncio.create_task(self._watch())
+
+    async def stop(self) -> float:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        return self.longest
+
+
 @dataclass(frozen=True, slots=True)
 class CycleFigures:
     label: str
@@ -259,6 +303,7 @@ class CycleFigures:
     cpu: float
     phases: dict[str, float]  # poll, judge, persist, render: CPU seconds
     gc: float  # seconds in the cyclic GC, spread over the phases
+    stall: float  # seconds: the longest the event loop was held
     peak_kib: int
     rss_kib: int
     written: int
@@ -405,9 +450,12 @@ async def one_cycle(
 ) -> CycleFigures:
     phases.cpu.clear()
     sim_cpu, gc_spent = simulator.cpu_seconds(), clock.spent
+    stall = LoopStall()
+    stall.start()
     wall, cpu = time.perf_counter(), time.process_time()
     outcome = await engine.cycle(WORKSPACE, PollKind.INVENTORY)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    longest = await stall.stop()
     sim_cpu = simulator.cpu_seconds() - sim_cpu
     memory = memory_kib()
     if not isinstance(outcome, PollResult):
@@ -416,8 +464,8 @@ async def one_cycle(
     written, events = int(spent.pop("written")), int(spent.pop("events"))
     spent["judge"] = cpu - sum(spent.values())
     return CycleFigures(
-        label, wall, cpu, spent, clock.spent - gc_spent, memory["VmHWM"], memory["VmRSS"],
-        written, events, sim_cpu,
+        label, wall, cpu, spent, clock.spent - gc_spent, longest, memory["VmHWM"],
+        memory["VmRSS"], written, events, sim_cpu,
     )  # fmt: skip
 
 
@@ -445,7 +493,8 @@ def report(run: Run) -> bool:
             f" wall {f.wall:5.2f} s, {f.written:,} rows written, {f.events:,} events\n"
             f"      µs/account: poll (HTTP+JSON+model) {p.get('poll', 0):5.2f},"
             f" judge {p['judge']:5.2f}, persist {p.get('persist', 0):5.2f},"
-            f" render {p.get('render', 0):5.2f}; cyclic GC within them {f.gc * us:5.2f}\n"
+            f" render {p.get('render', 0):5.2f}; cyclic GC within them {f.gc * us:5.2f};"
+            f" longest event-loop stall {f.stall:5.2f} s\n"
             f"      peak RSS {f.peak_kib / 1024:6.1f} MiB = {peak:5.0f} B/account above baseline"
             f" (goal ≤ {RSS_GOAL:g}: {'ok' if ok_rss else 'MISSED'}),"
             f" RSS after {f.rss_kib / 1024:6.1f} MiB; simulator CPU {f.simulator_cpu:4.1f} s",
