@@ -41,6 +41,7 @@ async def test_a_revoked_key_fires_one_api_auth_failed_and_fails_readiness(
     assert body["status"] == "not_ready"
     assert [stale["workspace"] for stale in body["stale"]] == ["default"]
     assert "401" in str(body["stale"][0]["last_error"])
+    assert body["stale"][0]["age_seconds"] > body["max_age_seconds"] == 3 * 0.5
 
     await h.wait_polls(failure=3, inventory=1, outcome="failed")
     await h.wait_outbox_empty()

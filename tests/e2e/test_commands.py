@@ -97,6 +97,31 @@ async def test_once_exits_one_when_a_poll_fails(make_harness: MakeHarness) -> No
     assert "Traceback" not in result.stderr + result.stdout
 
 
+async def test_once_exits_one_when_delivery_fails_and_a_later_once_delivers(
+    make_harness: MakeHarness,
+) -> None:
+    """`once` exits 1 while the receiver fails; the next `once` delivers the same event, exit 0."""
+    h = await make_harness(start=False)
+    expected = plant_smtp(h, 8)
+    h.sink.answer_by_default(Reply(503))
+    failed = await h.once()
+    assert failed.returncode == 1
+    assert "Traceback" not in failed.stderr
+    assert h.events() == []
+    h.sink.answer_by_default(Reply(200))
+
+    async def delivered() -> bool:  # a run inside the 1 s backoff finds nothing due yet
+        result = await h.once()
+        assert result.returncode in (0, 1), result.stderr
+        return result.returncode == 0
+
+    await h.wait_until(delivered, 15, "a later `once` delivering the pending message")
+    assert firing(h) == expected
+    assert len(h.sink.received) == 2
+    first_attempt = h.sink.received[0].json()["data"]["events"]
+    assert [e["id"] for e in h.events()] == [e["id"] for e in first_attempt]
+
+
 async def test_status_prints_the_open_issues_after_a_run(make_harness: MakeHarness) -> None:
     """After `run` stops, `status` lists every open issue from the state file and only those."""
     h = await make_harness(overrides=QUICK)
