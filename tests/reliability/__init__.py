@@ -1,0 +1,1 @@
+"""Fault injection against the real daemon process: API, delivery, crashes, state, secrets."""
