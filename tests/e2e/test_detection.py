@@ -162,3 +162,25 @@ async def test_a_restart_renotifies_nothing_and_forgets_nothing(make_harness: Ma
     await h.wait_outbox_empty()
     assert {e["id"] for e in h.events()} == delivered
     assert len(h.sink.received) == requests
+
+
+async def test_rows_missing_from_the_failing_list_resolve_only_on_evidence(
+    make_harness: MakeHarness,
+) -> None:
+    """Accounts left out of the failing list but still failing by id stay open; a 404 resolves
+    its issue once, as account_removed."""
+    h = await make_harness(overrides=QUICK, accounts=150)
+    ids = h.fleet.ids()
+    for index in (3, 80, 140):
+        h.fleet.set_smtp(ids[index], ok=False)
+    await h.wait_until(lambda: len(keyed(h.events(), "firing")) == 3, 10, "three firing events")
+    h.simulator.faults.drift([ids[3], ids[80]], times=None)  # still failing, just not listed
+    await h.wait_polls(failure=3)
+    assert keyed(h.events(), "resolved") == Counter()
+    h.fleet.remove_account(ids[140])
+    await h.wait_until(lambda: keyed(h.events(), "resolved"), 10, "the removed account resolved")
+    await h.wait_polls(failure=2, inventory=1)
+    await h.wait_outbox_empty()
+    resolved = [e for e in h.events() if e["status"] == "resolved"]
+    assert [(e["account"]["id"], e["reason"]) for e in resolved] == [(ids[140], "account_removed")]
+    assert await h.open_issues() == {(ids[3], "smtp_failed"), (ids[80], "smtp_failed")}
