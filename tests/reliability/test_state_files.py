@@ -1,0 +1,126 @@
+"""An unusable state file or folder stops `run` at start with one clear line and exit code 2,
+and the file is left exactly as it was (contract §2; the operator moves it away and retries)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+
+import pytest
+
+from .conftest import MakeRig
+from .rig import Rig
+
+pytestmark = pytest.mark.e2e
+
+PREFIX = "smartlead-monitor: cannot start: "
+
+
+def folder_bytes(folder: Path) -> dict[str, bytes]:
+    """Every file of the folder with its bytes: nothing may be added, changed or removed."""
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def random_bytes(path: Path) -> None:
+    path.write_bytes(os.urandom(16384))
+
+
+def damaged_pages(path: Path) -> None:
+    """A real state file (left by `once`) with garbage written over some of its pages."""
+    with path.open("r+b") as file:
+        file.seek(2 * 4096)
+        file.write(b"\xff\x00garbage" * 400)
+
+
+def foreign_database(path: Path) -> None:
+    path.unlink()
+    with closing(sqlite3.connect(path)) as con:
+        con.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+        con.execute("INSERT INTO invoices VALUES (1, 9.5)")
+        con.commit()
+
+
+def newer_schema(path: Path) -> None:
+    with closing(sqlite3.connect(path)) as con:
+        con.execute("PRAGMA user_version = 999")
+        con.commit()
+
+
+def operator_lines(stderr: str) -> list[str]:
+    """What stderr says to a person: every non-empty line that is not a JSON log record."""
+    return [line for line in stderr.splitlines() if line.strip() and not line.startswith("{")]
+
+
+async def run_refused(rig: Rig) -> list[str]:
+    """`run` must exit 2 at once with no traceback; returns its message lines."""
+    done = await rig.h.cli("run", timeout=20)
+    assert done.returncode == 2, (done.returncode, done.stderr[-2000:])
+    assert "Traceback" not in done.stderr + done.stdout, done.stderr
+    return operator_lines(done.stderr)
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [random_bytes, damaged_pages, foreign_database, newer_schema],
+    ids=["random-bytes", "damaged-pages", "foreign-database", "newer-schema"],
+)
+async def test_unusable_state_file_stops_run_with_one_line_and_untouched_file(
+    make_rig: MakeRig, spoil: Callable[[Path], None]
+) -> None:
+    """A corrupt, damaged, foreign or newer state file: exit 2, one line naming the file, no
+    traceback, and not one byte of the folder changed (no -wal or -shm left behind)."""
+    rig = await make_rig(accounts=250, start=False)
+    assert (await rig.h.once()).returncode == 0  # a real state file first
+    spoil(rig.h.state_path)
+    before = folder_bytes(rig.h.state_path.parent)
+    lines = await run_refused(rig)
+    assert len(lines) == 1 and lines[0].startswith(PREFIX), lines
+    assert str(rig.h.state_path) in lines[0]
+    assert folder_bytes(rig.h.state_path.parent) == before
+
+
+@contextmanager
+def immutable(path: Path) -> Iterator[None]:
+    """A folder nobody may write into, root included (chattr +i), or by mode bits."""
+    if os.geteuid() != 0:
+        mode = path.stat().st_mode
+        path.chmod(0o555)
+        try:
+            yield
+        finally:
+            path.chmod(mode)
+        return
+    chattr = shutil.which("chattr")
+    if chattr is None:
+        pytest.skip("running as root without chattr: nothing can make a folder read-only")
+    done = subprocess.run([chattr, "+i", str(path)], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"running as root and chattr +i fails here: {done.stderr.strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run([chattr, "-i", str(path)], check=True)
+
+
+@pytest.mark.parametrize("with_state", [False, True], ids=["new-file", "existing-file"])
+async def test_read_only_state_folder_stops_run_at_start(
+    make_rig: MakeRig, with_state: bool
+) -> None:
+    """A read-only state folder, empty or holding the state file, is one line and exit 2 at
+    start, not an error at the first commit minutes later."""
+    rig = await make_rig(start=False)
+    folder = rig.h.state_path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    if with_state:
+        assert (await rig.h.once()).returncode == 0
+    before = folder_bytes(folder)
+    with immutable(folder):
+        lines = await run_refused(rig)
+    assert len(lines) == 1 and lines[0].startswith(PREFIX), lines
+    assert str(rig.h.state_path) in lines[0] and "writable" in lines[0]
+    assert folder_bytes(folder) == before
