@@ -4,14 +4,13 @@ and the file is left exactly as it was (contract §2; the operator moves it away
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
-import subprocess
-from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
+from store.test_store_files import folder_bytes, unwritable
 
 from .conftest import MakeRig
 from .rig import Rig
@@ -19,11 +18,6 @@ from .rig import Rig
 pytestmark = pytest.mark.e2e
 
 PREFIX = "smartlead-monitor: cannot start: "
-
-
-def folder_bytes(folder: Path) -> dict[str, bytes]:
-    """Every file of the folder with its bytes: nothing may be added, changed or removed."""
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
 def random_bytes(path: Path) -> None:
@@ -84,29 +78,6 @@ async def test_unusable_state_file_stops_run_with_one_line_and_untouched_file(
     assert folder_bytes(rig.h.state_path.parent) == before
 
 
-@contextmanager
-def immutable(path: Path) -> Iterator[None]:
-    """A folder nobody may write into, root included (chattr +i), or by mode bits."""
-    if os.geteuid() != 0:
-        mode = path.stat().st_mode
-        path.chmod(0o555)
-        try:
-            yield
-        finally:
-            path.chmod(mode)
-        return
-    chattr = shutil.which("chattr")
-    if chattr is None:
-        pytest.skip("running as root without chattr: nothing can make a folder read-only")
-    done = subprocess.run([chattr, "+i", str(path)], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"running as root and chattr +i fails here: {done.stderr.strip()}")
-    try:
-        yield
-    finally:
-        subprocess.run([chattr, "-i", str(path)], check=True)
-
-
 @pytest.mark.parametrize("with_state", [False, True], ids=["new-file", "existing-file"])
 async def test_read_only_state_folder_stops_run_at_start(
     make_rig: MakeRig, with_state: bool
@@ -119,7 +90,7 @@ async def test_read_only_state_folder_stops_run_at_start(
     if with_state:
         assert (await rig.h.once()).returncode == 0
     before = folder_bytes(folder)
-    with immutable(folder):
+    with unwritable(folder):  # chattr +i as root
         lines = await run_refused(rig)
     assert len(lines) == 1 and lines[0].startswith(PREFIX), lines
     assert str(rig.h.state_path) in lines[0] and "writable" in lines[0]
