@@ -27,8 +27,7 @@ async def churn_for(rig: Rig, churners: list[int], cycles: int) -> None:
 
 
 async def test_receiver_faults_lose_nothing_and_repeat_nothing(make_rig: MakeRig) -> None:
-    """Receiver down for ten poll cycles, then 5xx and 429 answers, one answer slower than the
-    daemon's timeout and a few slow ones: all told, duplicates only by id, no re-alert."""
+    """A down, failing, timing-out, slow receiver: all told, duplicates by id only, no re-alert."""
     rig = await make_rig(accounts=150, seed=8, start=False)
     churners = list(rig.fleet.ids())[:60]
     rig.world.begin()

@@ -98,8 +98,7 @@ def echoing(*texts: str) -> bytes:
 
 
 async def test_canary_secrets_never_leave_the_daemon(make_rig: MakeRig) -> None:
-    """Canary API key, mailbox passwords, webhook URL tokens and signing secret, sought in
-    every log line, state file byte, payload and endpoint answer after every error path."""
+    """No canary secret in any log line, state byte, payload or endpoint, error paths included."""
     rig = await make_rig(
         accounts=140,
         seed=31,

@@ -66,8 +66,7 @@ async def run_refused(rig: Rig) -> list[str]:
 async def test_unusable_state_file_stops_run_with_one_line_and_untouched_file(
     make_rig: MakeRig, spoil: Callable[[Path], None]
 ) -> None:
-    """A corrupt, damaged, foreign or newer state file: exit 2, one line naming the file, no
-    traceback, and not one byte of the folder changed (no -wal or -shm left behind)."""
+    """A bad state file: exit 2, one line naming it, no traceback, not one byte of it changed."""
     rig = await make_rig(accounts=250, start=False)
     assert (await rig.h.once()).returncode == 0  # a real state file first
     spoil(rig.h.state_path)
@@ -82,8 +81,7 @@ async def test_unusable_state_file_stops_run_with_one_line_and_untouched_file(
 async def test_read_only_state_folder_stops_run_at_start(
     make_rig: MakeRig, with_state: bool
 ) -> None:
-    """A read-only state folder, empty or holding the state file, is one line and exit 2 at
-    start, not an error at the first commit minutes later."""
+    """A read-only state folder is one line and exit 2 at start, not at the first commit."""
     rig = await make_rig(start=False)
     folder = rig.h.state_path.parent
     folder.mkdir(parents=True, exist_ok=True)
