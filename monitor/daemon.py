@@ -92,8 +92,9 @@ class Monitor:
         try:
             outcome = await self.engine.cycle(workspace, poll)
         except asyncio.CancelledError:
+            # Only shutdown cancels a cycle; its state was not committed, nothing is lost.
             log.warning("cycle_abandoned", workspace=workspace, poll=str(poll))
-            raise
+            return None
         except Exception as error:
             self.failures += 1
             log.error("cycle_failed", workspace=workspace, poll=str(poll), error=str(error))

@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 import structlog
 
 from monitor.config import Settings
-from monitor.core.lifecycle import Policy, Transition, evaluate
-from monitor.core.model import Issue, IssueKind, PollKind, PollOutcome, PollResult, iso
-from monitor.core.routing import Message, Target, plan, silenced
-from monitor.core.snapshot import SnapshotDiff, diff, merge
+from monitor.core.cycle import judge
+from monitor.core.lifecycle import Policy, Transition
+from monitor.core.model import Issue, IssueKind, PollKind, PollOutcome, PollResult
+from monitor.core.routing import Message, Target, silenced
 from monitor.metrics import MetricsExposition, SelfMetrics, render_workspace
 from monitor.polls import AccountsApi, run_poll
 from monitor.store import Cycle, OutboxMessage, PollStatus, Store, WorkspaceState
@@ -165,17 +165,25 @@ class Engine:
     async def _commit(
         self, workspace: Workspace, outcome: PollOutcome, generation: int, started: float
     ) -> tuple[PollStatus, Transition, int, list[Message]]:
-        """Judge the outcome against the state committed now, and commit it atomically."""
+        """Judge the outcome against the state committed now, and commit it atomically.
+
+        The judgement is pure and reads only immutable data, so it runs in a worker thread:
+        at 100,000 accounts the event loop keeps answering /healthz meanwhile.
+        """
         state, name = workspace.state, workspace.name
-        accounts, changes = state.accounts, SnapshotDiff([], [])
-        stale = frozenset[int]()
-        if isinstance(outcome, PollResult):
-            stale = workspace.stale_since(generation)
-            accounts = merge(state.accounts, outcome, stale)
-            changes = diff(state.accounts, accounts)
-        transition = evaluate(state.issues, outcome, self.policy, state.accounts, stale)
-        previous = state.polls.get(outcome.poll)
         ok = isinstance(outcome, PollResult)
+        stale = workspace.stale_since(generation) if ok else frozenset[int]()
+        routes, silences = self.settings.routes, self.settings.silences
+        verdict = await asyncio.to_thread(
+            judge, state, outcome, self.policy, self.targets, routes, silences, stale
+        )
+        accounts, changes, transition, messages = (
+            verdict.accounts,
+            verdict.changes,
+            verdict.transition,
+            verdict.messages,
+        )
+        previous = state.polls.get(outcome.poll)
         status = PollStatus(
             workspace=name,
             poll=outcome.poll,
@@ -185,15 +193,6 @@ class Engine:
             error=None if isinstance(outcome, PollResult) else outcome.error,
             last_success_at=outcome.at if ok else previous.last_success_at if previous else None,
             accounts=len(accounts),
-        )
-        messages = plan(
-            transition.events,
-            transition.issues.values(),
-            self.targets,
-            self.settings.routes,
-            self.settings.silences,
-            outcome.at,
-            cycle=f"{name}|{outcome.poll}|{iso(outcome.at)}",
         )
         await self.store.commit(
             Cycle(

@@ -56,6 +56,19 @@ def verdicts(
     return found
 
 
+_WHOLE_ROW = frozenset({Source.INVENTORY, Source.BY_ID})
+_INVENTORY = frozenset({Source.INVENTORY})
+
+
+def quiet(account: Account, reputation_low: float) -> bool:
+    """An inventory row that fails nothing: every verdict of it would say healthy."""
+    if account.is_smtp_success is False or account.is_imap_success is False:
+        return False
+    if warmup_blocked(account, _INVENTORY):
+        return False
+    return not reputation_is_low(account, reputation_low)
+
+
 def warmup_blocked(account: Account, sources: frozenset[Source]) -> bool | None:
     """Membership in the blocked answer wins, then the explicit flag, then blocked_reason.
 
@@ -70,7 +83,7 @@ def warmup_blocked(account: Account, sources: frozenset[Source]) -> bool | None:
     has_reason = bool(warmup and warmup.blocked_reason)
     if has_reason:
         return True
-    if sources & {Source.INVENTORY, Source.BY_ID}:
+    if not sources.isdisjoint(_WHOLE_ROW):
         return False
     return None
 

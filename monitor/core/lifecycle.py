@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from monitor.core.health import Source, Verdict, verdicts
+from monitor.core.health import Source, Verdict, quiet, verdicts
 from monitor.core.model import (
     AccountRef,
     Event,
@@ -83,12 +83,17 @@ def to_confirm(issues: Mapping[IssueKey, Issue], result: PollResult) -> set[int]
 
 
 def observe(
-    result: PollResult, reputation_low: float, stale: frozenset[int] = frozenset()
+    result: PollResult,
+    reputation_low: float,
+    stale: frozenset[int] = frozenset(),
+    tracked: frozenset[int] | None = None,
 ) -> dict[IssueKey, Observation]:
     """Every observation a successful poll makes, keyed by issue.
 
     Rows of `stale` accounts are older than a change already committed by a poll that
     finished first (a long inventory overtaken by a failure poll): they say nothing.
+    Given the `tracked` accounts (those with an issue), a quiet inventory row of an untracked
+    account is skipped: all it could say is "healthy" to issues that do not exist.
     """
     ws = result.workspace
     found: dict[IssueKey, Observation] = {
@@ -99,6 +104,8 @@ def observe(
         if account_id in stale:
             continue
         if result.poll is PollKind.INVENTORY:
+            if tracked is not None and account_id not in tracked and quiet(account, reputation_low):
+                continue
             sources = inventory
         else:
             sources = frozenset(
@@ -154,9 +161,12 @@ def evaluate(
     stale: frozenset[int] = frozenset(),
 ) -> Transition:
     """Apply one poll of one workspace. `accounts` names the mailboxes in new issues."""
-    now = outcome.at
+    now, ws = outcome.at, outcome.workspace
     if isinstance(outcome, PollResult):
-        observations = observe(outcome, policy.reputation_low, stale)
+        tracked = frozenset(
+            k.account_id for k in issues if k.account_id is not None and k.workspace == ws
+        )
+        observations = observe(outcome, policy.reputation_low, stale, tracked)
         rows: Mapping[int, Account] = {**(accounts or {}), **outcome.rows}
         rows = {**rows, **{i: a for i, a in outcome.confirmed.items() if a is not None}}
     else:
@@ -206,12 +216,12 @@ def _step(
 ) -> tuple[Issue | None, Event | None]:
     """One observation of one issue: the issue afterwards (None: not tracked) and any event."""
     fail_after, heal_after = policy.threshold(key.kind)
-    ref = AccountRef.of(account) if account is not None else issue.account if issue else None
     if observation is _REMOVED:
         if issue is None or not issue.firing:
             return None, None
         return None, _resolved(issue, now, ResolveReason.ACCOUNT_REMOVED)
     if observation.failing:
+        ref = AccountRef.of(account) if account is not None else issue.account if issue else None
         if issue is None:
             issue = Issue(key=key, account=ref, since=now, detail={}, observed_at=now)
         issue = replace(

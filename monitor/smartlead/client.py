@@ -145,6 +145,9 @@ class SmartLeadClient:
         except ApiError as error:
             outcome = type(error).__name__
             raise
+        except BaseException:  # cancelled (shutdown) or a bug: never logged as "ok"
+            outcome = "abandoned"
+            raise
         finally:
             log.info(
                 "smartlead.list_accounts",

@@ -213,7 +213,8 @@ def _check_identity(path: Path) -> None:
                 f"state store {path} has schema version {version}, newer than this release "
                 f"knows ({LATEST_VERSION}); run a newer smartlead-monitor or restore a backup"
             )
-        problems = [row[0] for row in con.execute("PRAGMA quick_check(3)")]
+        # Rows of quick_check may span lines; the error must stay one line.
+        problems = [" ".join(str(row[0]).split()) for row in con.execute("PRAGMA quick_check(3)")]
         if problems != ["ok"]:
             raise StoreError(f"state store {path} is damaged: {'; '.join(problems)[:MAX_REASON]}")
     except sqlite3.DatabaseError as exc:

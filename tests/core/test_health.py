@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from monitor.core.health import Source, verdicts
+from monitor.core.health import Source, quiet, verdicts
 from monitor.core.model import IssueKind
-from monitor.smartlead.models import Account, parse_account
+from monitor.smartlead.models import Account, WarmupDetails, parse_account
 
 from .factories import account, warmup
 
@@ -256,3 +258,24 @@ def test_reputation_as_the_api_sends_it(reputation: object, line: float, low: bo
         }
     )
     assert verdicts(row, INVENTORY, line)[REPUTATION].failing is low
+
+
+@given(
+    smtp=st.sampled_from([True, False, None]),
+    imap=st.sampled_from([True, False, None]),
+    details=st.none()
+    | st.builds(
+        warmup,
+        status=st.sampled_from(["ACTIVE", "INACTIVE", None]),
+        reputation=st.none() | st.floats(0, 1),
+        blocked=st.sampled_from([True, False, None]),
+        reason=st.sampled_from([None, "", "Blocked by provider"]),
+    ),
+)
+def test_quiet_rows_are_exactly_the_rows_without_a_failing_verdict(
+    smtp: bool | None, imap: bool | None, details: WarmupDetails | None
+) -> None:
+    """quiet() (the lifecycle's fast path) agrees with the full verdicts of an inventory row."""
+    row = account(smtp=smtp, imap=imap, warmup_details=details)
+    found = verdicts(row, frozenset({Source.INVENTORY}), 0.8)
+    assert quiet(row, 0.8) == (not any(v.failing for v in found.values()))

@@ -233,6 +233,7 @@ class Simulator:
         request: web.Request,
         handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
     ) -> web.StreamResponse:
+        status = 499  # the client went away (for example during a delay fault)
         try:
             response = await handler(request)
             status = response.status
