@@ -419,17 +419,8 @@ def build_engine(
 ) -> TimedEngine:
     """The engine as monitor.daemon.open_monitor wires it, with its phases timed."""
     metrics = SelfMetrics([WORKSPACE], ["webhook"], __version__)
-    ws = settings.workspaces[0]
-    client = TimedClient(
-        session,
-        workspace=ws.name,
-        api_key=ws.api_key.get_secret_value(),
-        base_url=ws.base_url,
-        rate_limit=ws.rate_limit,
-        burst=ws.burst,
-        retry=settings.polling.retry,
-        max_pages=settings.polling.max_pages,
-        on_response=metrics.count_request,
+    client = TimedClient.for_workspace(
+        session, settings.workspaces[0], settings.polling, metrics.count_request
     )
     client.phases = phases
     engine = TimedEngine(

@@ -166,17 +166,7 @@ async def open_monitor(
         metrics = SelfMetrics(workspaces, [n.name for n in notifiers], __version__)
         exposition = MetricsExposition(metrics)
         apis = {
-            ws.name: SmartLeadClient(
-                session,
-                workspace=ws.name,
-                api_key=ws.api_key.get_secret_value(),
-                base_url=ws.base_url,
-                rate_limit=ws.rate_limit,
-                burst=ws.burst,
-                retry=polling.retry,
-                max_pages=polling.max_pages,
-                on_response=metrics.count_request,
-            )
+            ws.name: SmartLeadClient.for_workspace(session, ws, polling, metrics.count_request)
             for ws in settings.workspaces
         }
         targets = [Target(n.name, reposts_open_issues(n)) for n in notifiers]

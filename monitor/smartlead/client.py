@@ -13,14 +13,14 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import Final, Self, TypeVar
 from urllib.parse import urlencode
 
 import aiohttp
 import structlog
 from pydantic import SecretStr
 
-from monitor.config import RetrySettings
+from monitor.config import PollingSettings, RetrySettings, WorkspaceSettings
 from monitor.smartlead.errors import (
     ApiConnectionError,
     ApiError,
@@ -73,6 +73,27 @@ class _Answer:
 
 class SmartLeadClient:
     """`list_accounts` and `get_account` for one workspace; secrets stay out of every message."""
+
+    @classmethod
+    def for_workspace(
+        cls,
+        session: aiohttp.ClientSession,
+        workspace: WorkspaceSettings,
+        polling: PollingSettings,
+        on_response: Callable[[str, str], None] | None = None,
+    ) -> Self:
+        """The client a workspace's settings describe."""
+        return cls(
+            session,
+            workspace=workspace.name,
+            api_key=workspace.api_key.get_secret_value(),
+            base_url=workspace.base_url,
+            rate_limit=workspace.rate_limit,
+            burst=workspace.burst,
+            retry=polling.retry,
+            max_pages=polling.max_pages,
+            on_response=on_response,
+        )
 
     def __init__(
         self,
