@@ -48,26 +48,32 @@ def policy_of(settings: Settings) -> Policy:
 class Workspace:
     """One workspace's committed state, and what lets its two polls overlap safely.
 
-    A long inventory can be overtaken by a failure poll. Every commit bumps `generation` and
-    records the accounts it saw in `touched`; a poll that started before such a commit
-    treats its rows of those accounts as stale.
+    A long inventory can be overtaken by a failure poll. Every poll takes a ticket when it
+    starts; a commit records, per account it saw, the newest ticket that saw it. A poll
+    treats its rows of an account as stale when a poll that started later already committed
+    that account.
     """
 
     name: str
     api: AccountsApi
     state: WorkspaceState
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    generation: int = 0
-    touched: dict[int, int] = field(default_factory=dict)  # account id -> generation
+    tickets: int = 0
+    touched: dict[int, int] = field(default_factory=dict)  # account id -> newest ticket
     running: int = 0  # polls in flight
 
-    def stale_since(self, generation: int) -> frozenset[int]:
-        return frozenset(a for a, g in self.touched.items() if g > generation)
+    def ticket(self) -> int:
+        self.tickets += 1
+        return self.tickets
 
-    def record(self, accounts: Iterable[int]) -> None:
-        self.generation += 1
+    def stale_for(self, ticket: int) -> frozenset[int]:
+        return frozenset(a for a, t in self.touched.items() if t > ticket)
+
+    def record(self, accounts: Iterable[int], ticket: int) -> None:
+        touched = self.touched
         for account_id in accounts:
-            self.touched[account_id] = self.generation
+            if touched.get(account_id, 0) < ticket:
+                touched[account_id] = ticket
 
 
 class Engine:
@@ -127,14 +133,14 @@ class Engine:
     async def cycle(self, name: str, poll: PollKind) -> PollOutcome:
         """Poll one workspace, judge the outcome, commit, then let the outbox deliver."""
         workspace = self.workspaces[name]
-        started, generation = time.monotonic(), workspace.generation
+        started, ticket = time.monotonic(), workspace.ticket()
         workspace.running += 1
         try:
             outcome = await run_poll(
                 workspace.api, name, poll, workspace.state.issues, self.clock()
             )
             async with workspace.lock:
-                committed = await self._commit(workspace, outcome, generation, started)
+                committed = await self._commit(workspace, outcome, ticket, started)
         finally:
             workspace.running -= 1
             if not workspace.running:
@@ -163,7 +169,7 @@ class Engine:
         return outcome
 
     async def _commit(
-        self, workspace: Workspace, outcome: PollOutcome, generation: int, started: float
+        self, workspace: Workspace, outcome: PollOutcome, ticket: int, started: float
     ) -> tuple[PollStatus, Transition, int, list[Message]]:
         """Judge the outcome against the state committed now, and commit it atomically.
 
@@ -172,7 +178,7 @@ class Engine:
         """
         state, name = workspace.state, workspace.name
         ok = isinstance(outcome, PollResult)
-        stale = workspace.stale_since(generation) if ok else frozenset[int]()
+        stale = workspace.stale_for(ticket) if ok else frozenset[int]()
         routes, silences = self.settings.routes, self.settings.silences
         verdict = await asyncio.to_thread(
             judge, state, outcome, self.policy, self.targets, routes, silences, stale
@@ -208,9 +214,9 @@ class Engine:
         state.accounts = accounts
         state.issues = transition.issues
         state.polls[outcome.poll] = status
-        seen = _seen(outcome) if outcome.poll is PollKind.FAILURE else set()
-        keys = [i.key for i in transition.upserted] + transition.removed
-        workspace.record(seen | {k.account_id for k in keys if k.account_id is not None})
+        # What this poll saw is newer than any row of a poll still running. Only rows count:
+        # every commit also upserts firing issues (their clocks tick), which says nothing new.
+        workspace.record(_seen(outcome), ticket)
         return status, transition, len(changes.upserted) + len(changes.removed), messages
 
 
