@@ -54,15 +54,12 @@ class Monitor:
         engine: Engine,
         notifiers: list[Notifier],
         outbox: OutboxDelivery,
-        exposition: MetricsExposition,
-        clock: Clock,
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.notifiers = notifiers
         self.outbox = outbox
-        self.exposition = exposition
-        self.clock = clock
+        self.clock = engine.clock
         self.scheduler: AsyncIOScheduler | None = None
         self.inflight: set[asyncio.Task[Any]] = set()
         self.failures = 0  # cycles that failed (poll or internal error), for `once`
@@ -75,7 +72,7 @@ class Monitor:
         return readiness(self.engine.states, self.clock(), self.settings.polling.failure_interval)
 
     def metrics(self) -> list[bytes]:
-        return self.exposition.parts()
+        return self.engine.exposition.parts()
 
     def issues(self) -> list[dict[str, object]]:
         return issues_json(self.engine.states, self.engine.is_silenced)
@@ -175,7 +172,7 @@ async def open_monitor(
             settings, store, apis, targets, metrics, exposition, clock=clock, on_commit=outbox.wake
         )
         await engine.load()
-        yield Monitor(settings, engine, notifiers, outbox, exposition, clock)
+        yield Monitor(settings, engine, notifiers, outbox)
 
 
 def _counting(metrics: SelfMetrics) -> Callable[[str, str], None]:

@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 import structlog
 
 from monitor.config import Settings
-from monitor.core.cycle import judge
-from monitor.core.lifecycle import Policy, Transition
+from monitor.core.cycle import Judgement, judge
+from monitor.core.lifecycle import Policy
 from monitor.core.model import Issue, IssueKind, PollKind, PollOutcome, PollResult
-from monitor.core.routing import Message, Target, silenced
+from monitor.core.routing import Target, silenced
 from monitor.metrics import MetricsExposition, SelfMetrics, render_workspace
 from monitor.polls import AccountsApi, run_poll
 from monitor.store import Cycle, OutboxMessage, PollStatus, Store, WorkspaceState
@@ -145,7 +145,8 @@ class Engine:
             workspace.running -= 1
             if not workspace.running:
                 workspace.touched.clear()
-        status, transition, changed, messages = committed
+        status, verdict = committed
+        transition, messages, changes = verdict.transition, verdict.messages, verdict.changes
         self.metrics.observe_poll(status)
         self.metrics.count_events(transition.events)
         self.render(name)
@@ -160,7 +161,7 @@ class Engine:
             pages=outcome.pages,
             requests=outcome.requests,
             accounts=status.accounts,
-            changed=changed,
+            changed=len(changes.upserted) + len(changes.removed),
             events=len(transition.events),
             messages=len(messages),
             duration_ms=round(status.duration * 1000),
@@ -170,7 +171,7 @@ class Engine:
 
     async def _commit(
         self, workspace: Workspace, outcome: PollOutcome, ticket: int, started: float
-    ) -> tuple[PollStatus, Transition, int, list[Message]]:
+    ) -> tuple[PollStatus, Judgement]:
         """Judge the outcome against the state committed now, and commit it atomically.
 
         The judgement is pure and reads only immutable data, so it runs in a worker thread:
@@ -183,12 +184,6 @@ class Engine:
         verdict = await asyncio.to_thread(
             judge, state, outcome, self.policy, self.targets, routes, silences, stale
         )
-        accounts, changes, transition, messages = (
-            verdict.accounts,
-            verdict.changes,
-            verdict.transition,
-            verdict.messages,
-        )
         previous = state.polls.get(outcome.poll)
         status = PollStatus(
             workspace=name,
@@ -198,26 +193,28 @@ class Engine:
             duration=time.monotonic() - started,
             error=None if isinstance(outcome, PollResult) else outcome.error,
             last_success_at=outcome.at if ok else previous.last_success_at if previous else None,
-            accounts=len(accounts),
+            accounts=len(verdict.accounts),
         )
         await self.store.commit(
             Cycle(
                 workspace=name,
                 poll_status=status,
-                accounts_upserted=changes.upserted,
-                accounts_removed=changes.removed,
-                issues_upserted=transition.upserted,
-                issues_removed=transition.removed,
-                outbox=[OutboxMessage(m.id, m.notifier, outcome.at, m.events) for m in messages],
+                accounts_upserted=verdict.changes.upserted,
+                accounts_removed=verdict.changes.removed,
+                issues_upserted=verdict.transition.upserted,
+                issues_removed=verdict.transition.removed,
+                outbox=[
+                    OutboxMessage(m.id, m.notifier, outcome.at, m.events) for m in verdict.messages
+                ],
             )
         )
-        state.accounts = accounts
-        state.issues = transition.issues
+        state.accounts = verdict.accounts
+        state.issues = verdict.transition.issues
         state.polls[outcome.poll] = status
         # What this poll saw is newer than any row of a poll still running. Only rows count:
         # every commit also upserts firing issues (their clocks tick), which says nothing new.
         workspace.record(_seen(outcome), ticket)
-        return status, transition, len(changes.upserted) + len(changes.removed), messages
+        return status, verdict
 
 
 def _seen(outcome: PollOutcome) -> set[int]:

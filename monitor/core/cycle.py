@@ -32,7 +32,7 @@ def judge(
     stale: frozenset[int] = frozenset(),
 ) -> Judgement:
     """What a poll outcome changes, given the state committed before it. Reads, never writes."""
-    accounts, changes = dict(state.accounts), SnapshotDiff([], [])
+    accounts, changes = state.accounts, SnapshotDiff([], [])  # a failed poll changes neither
     if isinstance(outcome, PollResult):
         accounts = merge(state.accounts, outcome, stale)
         changes = diff(state.accounts, accounts)

@@ -234,7 +234,7 @@ def _step(
         )
         if not issue.firing and issue.failing_streak >= fail_after:
             issue = replace(issue, firing=True)
-            return issue, _firing(issue)
+            return issue, firing_event(issue)
         return issue, None
     if issue is None:
         return None, None
@@ -266,7 +266,8 @@ def _tick(
     return issue, _event(issue, Status.FIRING, reminder=issue.reminders)
 
 
-def _firing(issue: Issue) -> Event:
+def firing_event(issue: Issue) -> Event:
+    """The fire event of an issue; also how Alertmanager is re-sent an open one each cycle."""
     return _event(issue, Status.FIRING)
 
 
@@ -293,8 +294,3 @@ def _event(
         reminder=reminder > 0,
         reason=reason,
     )
-
-
-def firing_event(issue: Issue) -> Event:
-    """The fire event of an open issue, as Alertmanager is re-sent it every cycle."""
-    return _firing(issue)
