@@ -132,8 +132,10 @@ async def test_canary_secrets_never_leave_the_daemon(make_rig: MakeRig) -> None:
     faults.status(500, times=6, body=echoing(SMTP_PASSWORD, IMAP_PASSWORD, API_KEY))
     quoting_password = b'{"message": "login failed, password: ' + SMTP_PASSWORD.encode() + b'"}'
     faults.status(400, route="by_id", times=None, body=quoting_password)
-    for account_id in ids[:4]:  # healed: the daemon asks for them by id
-        rig.world.set_failing(account_id, "smtp", False)
+    # Still failing but left out of the failing list: only a by-id answer can tell, so the
+    # daemon asks by id whatever the order of its polls (a healed account would be resolved
+    # by the next inventory first, and then never looked up).
+    faults.drift(omit=ids[:4], filters=SMTP, times=None)
     await sample(
         rig,
         seen,
