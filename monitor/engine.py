@@ -136,8 +136,9 @@ class Engine:
         started, ticket = time.monotonic(), workspace.ticket()
         workspace.running += 1
         try:
+            state = workspace.state
             outcome = await run_poll(
-                workspace.api, name, poll, workspace.state.issues, self.clock()
+                workspace.api, name, poll, state.issues, self.clock(), state.accounts
             )
             async with workspace.lock:
                 committed = await self._commit(workspace, outcome, ticket, started)

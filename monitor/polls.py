@@ -22,7 +22,9 @@ WARMUP_BLOCKED = {"isWarmupBlocked": "true"}  # never combined with the above: t
 
 
 class AccountsApi(Protocol):
-    async def list_accounts(self, filters: Mapping[str, str] | None = None) -> AccountList: ...
+    async def list_accounts(
+        self, filters: Mapping[str, str] | None = None, known: Mapping[int, Account] | None = None
+    ) -> AccountList: ...
 
     async def get_account(self, account_id: int) -> Account | None: ...
 
@@ -33,17 +35,22 @@ async def run_poll(
     poll: PollKind,
     issues: Mapping[IssueKey, Issue],
     at: datetime,
+    known: Mapping[int, Account] | None = None,
 ) -> PollOutcome:
-    """One poll of one workspace, with the by-id confirmations its recoveries need."""
+    """One poll of one workspace, with the by-id confirmations its recoveries need.
+
+    `known` is the last snapshot: rows equal to it come back as its objects (memory, and a
+    diff that sees them unchanged at a glance).
+    """
     pages = requests = 0
     try:
         if poll is PollKind.INVENTORY:
-            inventory = await api.list_accounts()
+            inventory = await api.list_accounts(known=known)
             pages, requests = inventory.pages, inventory.requests
             result = PollResult(workspace, poll, at, _by_id(inventory), pages=pages)
         else:
-            smtp = await api.list_accounts(SMTP_FAILING)
-            blocked = await api.list_accounts(WARMUP_BLOCKED)
+            smtp = await api.list_accounts(SMTP_FAILING, known)
+            blocked = await api.list_accounts(WARMUP_BLOCKED, known)
             pages, requests = smtp.pages + blocked.pages, smtp.requests + blocked.requests
             result = PollResult(
                 workspace,

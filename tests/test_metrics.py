@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from msgspec import structs
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -54,7 +54,7 @@ HEALTHY = Account(
 
 def account(account_id: int, **changes: object) -> Account:
     fields: dict[str, object] = {"email": f"user{account_id}@example.com", **changes}
-    return replace(HEALTHY, id=account_id, **fields)  # type: ignore[arg-type]
+    return structs.replace(HEALTHY, id=account_id, **fields)
 
 
 def issue(workspace: str, account_id: int | None, kind: IssueKind, *, firing: bool = True) -> Issue:

@@ -1,12 +1,22 @@
 """Tolerant parsing of SmartLead account payloads."""
 
 import base64
+import json
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.smartlead.models import PayloadError, parse_account, parse_accounts, parse_reputation
+from monitor.smartlead.models import (
+    Account,
+    PayloadError,
+    decode_accounts,
+    decode_common,
+    parse_account,
+    parse_accounts,
+    parse_reputation,
+)
+from monitor.smartlead.simulator import Fleet
 
 
 @pytest.mark.parametrize(
@@ -45,10 +55,16 @@ def test_reputation_forms(raw: object, expected: float | None) -> None:
         ("٣", None),
         ("1.0", None),
         (True, None),
+        (2**63 - 1, 2**63 - 1),
+        (2**63, None),
+        ("9999999999999999999", None),
+        (-(2**63) - 1, None),
+        (1e300, None),
     ],
 )
 def test_integer_forms(raw: object, expected: int | None) -> None:
-    """Numbers sent as strings read as ints; only ASCII digits count, and nothing crashes."""
+    """Numbers sent as strings read as ints; only ASCII digits count, only 64 bits fit (what
+    the state store can hold), and nothing crashes."""
     assert parse_account({"id": 1, "client_id": raw}).client_id == expected
 
 
@@ -171,3 +187,93 @@ def test_any_list_body_parses_or_fails_cleanly(body: object) -> None:
         return
     assert isinstance(body, list) and len(accounts) == len(body)
     assert not _leaks(repr(accounts))
+
+
+# -- property: the fast decoder and the tolerant parser give the same answer -----------------
+
+
+def _tolerant(body: bytes) -> list[Account] | str:
+    try:
+        return parse_accounts(json.loads(body))
+    except ValueError as error:  # PayloadError or not JSON
+        return f"{type(error).__name__}: {error}"
+
+
+def _decoded(body: bytes) -> list[Account] | str:
+    try:
+        return decode_accounts(body)
+    except ValueError as error:
+        return f"{type(error).__name__}: {error}"
+
+
+@given(
+    st.one_of(_json, st.lists(st.one_of(_rows, _rows, _json), max_size=4)),
+    st.booleans(),
+)
+def test_fast_and_tolerant_decoding_agree(body: object, ascii_only: bool) -> None:
+    """Any body decodes to the accounts (or the error) of the tolerant parser; when the fast
+    path answers at all, its answer is the tolerant one."""
+    data = json.dumps(body, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    expected = _tolerant(data)
+    assert _decoded(data) == expected
+    fast = decode_common(data)
+    if fast is not None:
+        assert fast == expected
+
+
+# Rows whose read fields are all JSON scalars: the fast path's whole domain.
+_plain = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**64 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=30),
+    st.text(" \t\n\u00a0\u2003x", max_size=4),  # whitespace only, or around a letter
+    st.text(max_size=600),
+    st.sampled_from(["95%", " 80 % ", "100", "true", "FALSE", " 1", "0", "12", "-3", "١٢"]),
+)
+_PLAIN_FIELDS = (
+    *("from_email", "username", "from_name", "type", "client_id", "daily_sent_count"),
+    *("is_smtp_success", "smtp_failure_error", "is_imap_success", "imap_failure_error"),
+    *("message_per_day", "extra"),
+)
+_PLAIN_WARMUP = ("status", "warmup_reputation", "is_warmup_blocked", "blocked_reason")
+_plain_rows = st.fixed_dictionaries(
+    {
+        "id": st.integers(min_value=0) | st.integers(0, 99).map(str) | _plain,
+        "password": _credentials,
+    },
+    optional={
+        **{name: _plain for name in _PLAIN_FIELDS},
+        "warmup_details": st.none()
+        | st.fixed_dictionaries({}, optional={name: _plain for name in _PLAIN_WARMUP}),
+    },
+)
+
+
+@given(st.lists(_plain_rows, max_size=4), st.booleans())
+def test_fast_path_answers_for_scalar_rows_as_the_tolerant_parser(
+    body: list[dict[str, object]], ascii_only: bool
+) -> None:
+    """Rows of scalar fields take the fast path whenever they parse at all, with the tolerant
+    parser's result (text trimmed and cut, numbers and flags from strings, reputation forms)."""
+    data = json.dumps(body, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    expected = _tolerant(data)
+    fast = decode_common(data)
+    if isinstance(expected, str):
+        assert fast is None  # a row without a usable id: the tolerant path words the error
+    else:
+        assert fast == expected
+
+
+def test_every_simulated_row_form_takes_the_fast_path() -> None:
+    """The forms SmartLead sends (reputation as "95%", 95 or "100", numbers as strings,
+    null warmup details, base64 credentials, extra fields) decode without the fallback."""
+    fleet = Fleet(600, seed=5)
+    body = b"[" + b",".join(fleet.list_row(i) for i in fleet.ids()) + b"]"
+    for form in (b'"daily_sent_count": "', b'"warmup_reputation": "', b'"warmup_reputation": 9',
+                 b'"warmup_details": null', b'"password": "'):  # fmt: skip
+        assert form in body.replace(b'":"', b'": "').replace(b'":9', b'": 9')
+    fast = decode_common(body)
+    assert fast is not None and len(fast) == 600
+    assert fast == parse_accounts(json.loads(body))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+import msgspec
 
 from monitor.core.model import IssueKind
 from monitor.smartlead.models import Account
@@ -20,8 +21,7 @@ class Source(StrEnum):
     WARMUP_BLOCKED = "warmup_blocked"  # a row of the isWarmupBlocked=true answer
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(msgspec.Struct, frozen=True):
     failing: bool
     detail: Mapping[str, Any]
 

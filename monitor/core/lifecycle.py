@@ -7,9 +7,11 @@ that says healthy, or a 404 by id); a failed poll only ever speaks about the wor
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from msgspec import structs
 
 from monitor.core.health import Source, Verdict, quiet, verdicts
 from monitor.core.model import (
@@ -167,11 +169,12 @@ def evaluate(
             k.account_id for k in issues if k.account_id is not None and k.workspace == ws
         )
         observations = observe(outcome, policy.reputation_low, stale, tracked)
-        rows: Mapping[int, Account] = {**(accounts or {}), **outcome.rows}
-        rows = {**rows, **{i: a for i, a in outcome.confirmed.items() if a is not None}}
+        confirmed: Mapping[int, Account | None] = outcome.confirmed
+        seen: Mapping[int, Account] = outcome.rows
     else:
         observations = observe_failure(outcome)
-        rows = accounts or {}
+        confirmed, seen = {}, {}
+    known = accounts or {}
     after = dict(issues)
     upserted: dict[IssueKey, Issue] = {}
     removed: list[IssueKey] = []
@@ -181,7 +184,10 @@ def evaluate(
         issue = issues.get(key)
         if issue is not None and issue.observed_at == now:
             continue  # this very observation was applied already: a replay changes nothing
-        account = rows.get(key.account_id) if key.account_id is not None else None
+        account_id = key.account_id
+        account = None  # the freshest row of the account, looked up without copying the fleet
+        if account_id is not None:
+            account = confirmed.get(account_id) or seen.get(account_id) or known.get(account_id)
         new, event = _step(issue, key, observation, account, now, policy)
         if event is not None:
             events.append(event)
@@ -224,7 +230,7 @@ def _step(
         ref = AccountRef.of(account) if account is not None else issue.account if issue else None
         if issue is None:
             issue = Issue(key=key, account=ref, since=now, detail={}, observed_at=now)
-        issue = replace(
+        issue = structs.replace(
             issue,
             account=ref,
             detail=dict(observation.detail),
@@ -233,14 +239,14 @@ def _step(
             healthy_streak=0,
         )
         if not issue.firing and issue.failing_streak >= fail_after:
-            issue = replace(issue, firing=True)
+            issue = structs.replace(issue, firing=True)
             return issue, firing_event(issue)
         return issue, None
     if issue is None:
         return None, None
     if not issue.firing:
         return None, None  # a pending issue that sees health was a blip
-    issue = replace(
+    issue = structs.replace(
         issue, observed_at=now, healthy_streak=issue.healthy_streak + 1, failing_streak=0
     )
     if issue.healthy_streak >= heal_after:
@@ -258,11 +264,11 @@ def _tick(
     """
     step = min(max((now - checked_at).total_seconds(), 0.0), policy.max_step)
     firing_for = issue.firing_for + step
-    issue = replace(issue, firing_for=firing_for, observed_at=now)
+    issue = structs.replace(issue, firing_for=firing_for, observed_at=now)
     due = firing_for - issue.reminded_for >= policy.repeat_interval - _SLACK
     if policy.repeat_interval <= 0 or not due:
         return issue, None
-    issue = replace(issue, reminded_for=firing_for, reminders=issue.reminders + 1)
+    issue = structs.replace(issue, reminded_for=firing_for, reminders=issue.reminders + 1)
     return issue, _event(issue, Status.FIRING, reminder=issue.reminders)
 
 

@@ -1,4 +1,9 @@
-"""The vocabulary of the core: issues, events and poll outcomes, as immutable data."""
+"""The vocabulary of the core: issues, events and poll outcomes, as immutable data.
+
+Keys, issues and events are msgspec Structs rather than dataclasses: a cycle of 100,000
+accounts creates, hashes and replaces hundreds of thousands of them, which Structs do in C
+(a key built and looked up in a dict: about 0.15 µs against 1.6 µs).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+
+import msgspec
 
 from monitor.smartlead.models import Account
 
@@ -44,8 +51,7 @@ class ResolveReason(StrEnum):
     ACCOUNT_REMOVED = "account_removed"
 
 
-@dataclass(frozen=True, slots=True)
-class IssueKey:
+class IssueKey(msgspec.Struct, frozen=True, gc=False):  # text, a number and an enum: no cycles
     workspace: str
     account_id: int | None  # None for workspace-level kinds
     kind: IssueKind
@@ -56,8 +62,7 @@ class IssueKey:
         return (self.workspace, -1 if self.account_id is None else self.account_id, self.kind)
 
 
-@dataclass(frozen=True, slots=True)
-class AccountRef:
+class AccountRef(msgspec.Struct, frozen=True, gc=False):
     """What a notification says about a mailbox: never more than this."""
 
     id: int
@@ -71,8 +76,7 @@ class AccountRef:
         return cls(account.id, account.email, account.from_name, account.esp, account.client_id)
 
 
-@dataclass(frozen=True, slots=True)
-class Issue:
+class Issue(msgspec.Struct, frozen=True):
     """One tracked issue: pending (failing, under the threshold) or firing.
 
     Reminders count firing time in `firing_for`, which only grows by the clamped gap between
@@ -92,8 +96,7 @@ class Issue:
     reminders: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(msgspec.Struct, frozen=True):
     """A change worth telling someone about. `id` is derived, so a replay reuses it."""
 
     id: str

@@ -33,7 +33,7 @@ from monitor.smartlead.errors import (
     ValidationError,
     error_snippet,
 )
-from monitor.smartlead.models import Account, PayloadError, parse_account, parse_accounts
+from monitor.smartlead.models import Account, PayloadError, decode_accounts, parse_account
 from monitor.smartlead.ratelimit import Clock, Sleep, TokenBucket, server_wait
 
 PAGE_SIZE: Final = 100  # the API's maximum `limit`
@@ -128,12 +128,17 @@ class SmartLeadClient:
     def __repr__(self) -> str:
         return f"SmartLeadClient(workspace={self.workspace!r}, base_url={self._base_url!r})"
 
-    async def list_accounts(self, filters: Mapping[str, str] | None = None) -> AccountList:
+    async def list_accounts(
+        self, filters: Mapping[str, str] | None = None, known: Mapping[int, Account] | None = None
+    ) -> AccountList:
         """Every account matching `filters` (ANDed by SmartLead), page by page.
 
         The offset advances by the rows received; a short page ends the listing. A page that
         repeats the previous one, or more than `max_pages` pages, fails instead of looping.
+        A row equal to the caller's `known` account of that id comes back as that very object:
+        an unchanged account is held once, not twice, while the last snapshot is alive.
         """
+        known = known or {}
         filters = dict(filters or {})
         started, tally = self._clock(), _Tally()
         pages, seen = 0, dict[int, Account]()
@@ -149,7 +154,7 @@ class SmartLeadClient:
                     )
                 params = self._page_params(filters, offset)
                 answer = await self._get(ACCOUNTS_PATH, params, tally)
-                rows = self._parse(parse_accounts, answer, ACCOUNTS_PATH, params)
+                rows = self._parse(decode_accounts, answer, ACCOUNTS_PATH, params)
                 pages += 1
                 ids = tuple(account.id for account in rows)
                 if ids and ids == previous_ids:
@@ -158,6 +163,8 @@ class SmartLeadClient:
                         url=self._safe_url(ACCOUNTS_PATH, params),
                     )
                 for account in rows:
+                    if (old := known.get(account.id)) is not None and old == account:
+                        account = old
                     seen[account.id] = account  # a row seen twice keeps its latest state
                 if len(rows) < PAGE_SIZE:
                     return AccountList(list(seen.values()), pages, tally.requests)
@@ -187,7 +194,7 @@ class SmartLeadClient:
         answer = await self._get(path, {}, _Tally(), not_found_ok=True)
         if answer.status == 404:
             return None
-        account = self._parse(_parse_single, answer, path, {})
+        account = self._parse(_decode_single, answer, path, {})
         if account.id != account_id:
             raise UnexpectedResponse(
                 f"asked for account {account_id}, got account {account.id}",
@@ -295,26 +302,23 @@ class SmartLeadClient:
 
     def _parse(
         self,
-        parse: Callable[[object], _T],
+        decode: Callable[[bytes], _T],
         answer: _Answer,
         path: str,
         params: Mapping[str, str],
     ) -> _T:
-        """Decode and parse a 200 body; anything but the documented shape is UnexpectedResponse.
+        """Decode a 200 body; anything but the documented shape is UnexpectedResponse.
 
         The error is raised outside the `except` so it carries no chained exception: a
         JSON decoder error holds the whole body, which may hold passwords.
         """
         problem: str
         try:
-            body = json.loads(answer.body)
+            return decode(answer.body)
+        except PayloadError as error:  # before ValueError, which it is
+            problem = f"body is not the documented shape: {error}"
         except (ValueError, RecursionError):
             problem = f"body is not JSON (content type {answer.content_type or 'unknown'})"
-        else:
-            try:
-                return parse(body)
-            except PayloadError as error:
-                problem = f"body is not the documented shape: {error}"
         raise UnexpectedResponse(
             problem,
             url=self._safe_url(path, params),
@@ -341,8 +345,9 @@ class SmartLeadClient:
         return f"{self._base_url}{path}?{query}"
 
 
-def _parse_single(body: object) -> Account:
+def _decode_single(data: bytes) -> Account:
     """The by-id answer is an object; a one-element array of it is tolerated."""
+    body = json.loads(data)
     if isinstance(body, list) and len(body) == 1:
         body = body[0]
     return parse_account(body)

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import hypothesis
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from msgspec import structs
 
 from monitor.core.health import Source
 from monitor.core.lifecycle import Policy, Transition, evaluate, to_confirm
@@ -387,7 +388,7 @@ def test_lifecycle_invariants(history: list[PollOutcome], rules: Policy) -> None
 
 snapshots = st.dictionaries(
     st.sampled_from(ACCOUNT_IDS), st.sampled_from(ACCOUNT_IDS).flatmap(ROWS.__getitem__), max_size=3
-).map(lambda found: {i: replace(row, id=i) for i, row in found.items()})
+).map(lambda found: {i: structs.replace(row, id=i) for i, row in found.items()})
 
 
 @SETTINGS

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
+from msgspec import structs
 
 from monitor.core.snapshot import diff, merge
 from monitor.smartlead.models import Account
@@ -69,7 +68,7 @@ NEW = account(4)
 # (case, previous, current, upserted ids, removed ids)
 DIFFS: list[tuple[str, dict[int, Account], dict[int, Account], list[int], list[int]]] = [
     ("identical objects", BEFORE, dict(BEFORE), [], []),
-    ("equal values", BEFORE, {i: replace(a) for i, a in BEFORE.items()}, [], []),
+    ("equal values", BEFORE, {i: structs.replace(a) for i, a in BEFORE.items()}, [], []),
     ("a changed row", BEFORE, {**BEFORE, 2: CHANGED}, [2], []),
     ("a new account", BEFORE, {**BEFORE, 4: NEW}, [4], []),
     ("a removed account", BEFORE, {1: A1, 3: A3}, [], [2]),

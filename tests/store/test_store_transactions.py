@@ -7,6 +7,7 @@ import dataclasses
 import sqlite3
 
 import pytest
+from msgspec import structs
 
 from monitor.core.model import IssueKind, PollKind
 from monitor.store import Cycle, StoreError, WorkspaceState
@@ -90,7 +91,7 @@ async def test_unserialisable_event_rolls_back_the_whole_cycle(open_store: OpenS
     store = await open_store()
     await seed(store)
     before = await committed_state(store)
-    broken = dataclasses.replace(event(2), detail={"error": object()})
+    broken = structs.replace(event(2), detail={"error": object()})
     bad = dataclasses.replace(
         big_cycle(1000), outbox=[message("ok"), message("bad", "slack", broken)]
     )
