@@ -97,8 +97,8 @@ class BenchView:
     def readiness(self) -> tuple[bool, dict[str, object]]:
         return views.readiness(self.states, NOW, 300.0)
 
-    def metrics(self) -> list[bytes]:
-        return self.exposition.parts()
+    def metrics(self, gzip: bool) -> list[bytes]:
+        return self.exposition.gzip_parts() if gzip else self.exposition.parts()
 
     def issues(self) -> list[dict[str, object]]:
         return views.issues_json(self.states, lambda issue: False)

@@ -71,8 +71,9 @@ class Monitor:
     def readiness(self) -> tuple[bool, dict[str, object]]:
         return readiness(self.engine.states, self.clock(), self.settings.polling.failure_interval)
 
-    def metrics(self) -> list[bytes]:
-        return self.engine.exposition.parts()
+    def metrics(self, gzip: bool) -> list[bytes]:
+        exposition = self.engine.exposition
+        return exposition.gzip_parts() if gzip else exposition.parts()
 
     def issues(self) -> list[dict[str, object]]:
         return issues_json(self.engine.states, self.engine.is_silenced)

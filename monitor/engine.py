@@ -115,7 +115,12 @@ class Engine:
         return {name: ws.state for name, ws in self.workspaces.items()}
 
     def render(self, name: str) -> None:
-        """Re-render one workspace's fleet metrics: once per cycle, never per scrape."""
+        """Re-render one workspace's fleet metrics: once per cycle, never per scrape.
+
+        The old samples go first, so the two renders never take memory at once; nothing is
+        served in between, as this runs on the event loop without awaiting.
+        """
+        self.exposition.forget(name)
         samples = render_workspace(
             name,
             self.workspaces[name].state,

@@ -2,7 +2,8 @@
 
 The fleet families are rendered into bytes once per cycle, only for the workspace the cycle
 polled (`render_workspace`), so a scrape of 100,000 accounts writes cached bytes: never a walk
-over the fleet, never a call to SmartLead.
+over the fleet, never a call to SmartLead. Per-account families are rendered in chunks of
+accounts, so a render holds the text of one chunk as separate strings, not of the fleet.
 Self-metrics (counters and poll gauges) live in a small prometheus_client registry of their
 own, with every series that will exist created at zero.
 """
@@ -23,6 +24,8 @@ from prometheus_client.core import (
 
 from monitor.core.health import Source, reputation_is_low, warmup_blocked
 from monitor.core.model import Event, IssueKind, PollKind, Status
+from monitor.gzipparts import GzipParts
+from monitor.smartlead.models import Account
 from monitor.store import PollStatus, WorkspaceState
 from monitor.views import last_success
 
@@ -253,8 +256,10 @@ _HEADERS = {
     name: f"# HELP {name} {text}\n# TYPE {name} gauge\n".encode() for name, text in _HELP.items()
 }
 
-# One workspace's sample lines per family name; a family it does not export is absent.
-WorkspaceSamples = Mapping[str, bytes]
+# One workspace's sample lines per family name, in chunks to write back to back; a family it
+# does not export is absent.
+WorkspaceSamples = Mapping[str, Sequence[bytes]]
+CHUNK_ACCOUNTS = 2048  # accounts per chunk of a per-account family
 
 
 def render_fleet(
@@ -275,7 +280,7 @@ def render_fleet(
 
 def render_workspace(
     workspace: str, state: WorkspaceState, *, per_account: bool, reputation_low: float
-) -> dict[str, bytes]:
+) -> dict[str, list[bytes]]:
     """The sample lines of one workspace per fleet family, from its stored state.
 
     Conventions: `client_id="none"` for accounts without a client; every esp/client group that
@@ -288,18 +293,19 @@ def render_workspace(
     `reputation_low` is a ratio (0.8 for 80 %).
     """
     ws = _escape(workspace)
-    samples: dict[str, list[str]] = {
-        name: [] for name in FLEET_FAMILIES if per_account or name not in _PER_ACCOUNT
-    }
+    lines: dict[str, list[str]] = {name: [] for name in (*_GROUP_FAMILIES, _ISSUE_OPEN)}
     groups = _count_groups(state, reputation_low)
     for (esp, client_id), counts in sorted(groups.items(), key=_group_order):
         labels = f'{{workspace="{ws}",esp="{_escape(esp)}",client_id="{_client(client_id)}"}} '
         for name, count in zip(_GROUP_FAMILIES, counts, strict=True):
-            samples[name].append(f"{labels}{count}")
+            lines[name].append(f"{labels}{count}")
+    _issue_samples(ws, state, lines[_ISSUE_OPEN])
+    samples = {
+        name: [chunk] if (chunk := _chunk(name, found)) else [] for name, found in lines.items()
+    }
     if per_account:
-        _account_samples(ws, state, samples[_RATIO], samples[_SENT], samples[_LIMIT])
-    _issue_samples(ws, state, samples[_ISSUE_OPEN])
-    return {name: _chunk(name, lines) for name, lines in samples.items()}
+        samples.update(_account_chunks(ws, list(state.accounts.values())))
+    return samples
 
 
 def _chunk(name: str, lines: list[str]) -> bytes:
@@ -316,7 +322,7 @@ def _assemble(families: Sequence[str], workspaces: Iterable[WorkspaceSamples]) -
     parts: list[bytes] = []
     for name in families:
         parts.append(_HEADERS[name])
-        parts.extend(chunk for samples in rendered if (chunk := samples.get(name)))
+        parts.extend(chunk for samples in rendered for chunk in samples.get(name, ()))
     return parts
 
 
@@ -342,20 +348,25 @@ def _count_groups(
     return groups
 
 
-def _account_samples(
-    ws: str, state: WorkspaceState, ratio: list[str], sent: list[str], limit: list[str]
-) -> None:
-    """Per-account samples without the metric name, which the caller puts in front."""
+def _account_chunks(ws: str, accounts: Sequence[Account]) -> dict[str, list[bytes]]:
+    """The per-account families, CHUNK_ACCOUNTS accounts to a chunk."""
+    chunks: dict[str, list[bytes]] = {_RATIO: [], _SENT: [], _LIMIT: []}
     prefix = f'{{workspace="{ws}",account_id="'
-    for account in state.accounts.values():
-        labels = f'{prefix}{account.id}",email="{_escape(account.email)}"}} '
-        warmup = account.warmup
-        if warmup is not None and warmup.reputation is not None:
-            ratio.append(f"{labels}{warmup.reputation!r}")  # a float in 0..1, never NaN
-        if account.daily_sent_count is not None:
-            sent.append(f"{labels}{account.daily_sent_count}")
-        if account.message_per_day is not None:
-            limit.append(f"{labels}{account.message_per_day}")
+    for start in range(0, len(accounts), CHUNK_ACCOUNTS):
+        ratio, sent, limit = [], [], []
+        for account in accounts[start : start + CHUNK_ACCOUNTS]:
+            labels = f'{prefix}{account.id}",email="{_escape(account.email)}"}} '
+            warmup = account.warmup
+            if warmup is not None and warmup.reputation is not None:
+                ratio.append(f"{labels}{warmup.reputation!r}")  # a float in 0..1, never NaN
+            if account.daily_sent_count is not None:
+                sent.append(f"{labels}{account.daily_sent_count}")
+            if account.message_per_day is not None:
+                limit.append(f"{labels}{account.message_per_day}")
+        for name, found in ((_RATIO, ratio), (_SENT, sent), (_LIMIT, limit)):
+            if found:
+                chunks[name].append(_chunk(name, found))
+    return chunks
 
 
 def _issue_samples(ws: str, state: WorkspaceState, issues: list[str]) -> None:
@@ -406,23 +417,36 @@ class MetricsExposition:
     """What `/metrics` serves: the small self registry, then the cached fleet families.
 
     The fleet is cached per workspace, so a cycle re-renders only the workspace it polled
-    (`update_workspace`); `update_fleet` takes a whole `render_fleet` result instead.
+    (`update_workspace`); `update_fleet` takes a whole `render_fleet` result instead. The
+    compressed segments of the cached parts live here too, and go when their parts do.
     """
 
     def __init__(self, self_metrics: SelfMetrics, fleet: bytes = b"") -> None:
         self.self_metrics = self_metrics
         self._fleet = fleet
         self._workspaces: dict[str, WorkspaceSamples] = {}
+        self._gzip = GzipParts()
 
     def update_fleet(self, data: bytes) -> None:
         """Swap in a whole-fleet render; it replaces any per-workspace samples."""
+        for workspace in list(self._workspaces):
+            self.forget(workspace)
+        self._gzip.forget([self._fleet])
         self._fleet = data
-        self._workspaces = {}
 
     def update_workspace(self, workspace: str, samples: WorkspaceSamples) -> None:
         """Swap in one workspace's samples (`render_workspace`) after its cycle."""
+        self.forget(workspace)
+        self._gzip.forget([self._fleet])
         self._fleet = b""
         self._workspaces = {**self._workspaces, workspace: samples}
+
+    def forget(self, workspace: str) -> None:
+        """Drop a workspace's samples, so a new render does not coexist with the old one."""
+        old = self._workspaces.get(workspace)
+        if old is not None:
+            self._workspaces = {k: v for k, v in self._workspaces.items() if k != workspace}
+            self._gzip.forget(chunk for chunks in old.values() for chunk in chunks)
 
     def parts(self) -> list[bytes]:
         """The body in pieces to write back to back: joining would copy ~30 MB a scrape."""
@@ -431,6 +455,10 @@ class MetricsExposition:
         rendered = [self._workspaces[name] for name in sorted(self._workspaces)]
         families = [name for name in FLEET_FAMILIES if any(name in r for r in rendered)]
         return [self.self_metrics.render(), *_assemble(families, rendered)]
+
+    def gzip_parts(self) -> list[bytes]:
+        """`parts()` as one gzip member; only what changed since the last call is compressed."""
+        return self._gzip.encode(self.parts())
 
     def render(self) -> bytes:
         return b"".join(self.parts())

@@ -47,7 +47,7 @@ async def run_poll(
         if poll is PollKind.INVENTORY:
             inventory = await api.list_accounts(known=known)
             pages, requests = inventory.pages, inventory.requests
-            result = PollResult(workspace, poll, at, _by_id(inventory), pages=pages)
+            result = PollResult(workspace, poll, at, inventory.by_id, pages=pages)
         else:
             smtp = await api.list_accounts(SMTP_FAILING, known)
             blocked = await api.list_accounts(WARMUP_BLOCKED, known)
@@ -56,9 +56,9 @@ async def run_poll(
                 workspace,
                 poll,
                 at,
-                {**_by_id(smtp), **_by_id(blocked)},
-                smtp_failing=frozenset(a.id for a in smtp.accounts),
-                warmup_blocked=frozenset(a.id for a in blocked.accounts),
+                {**smtp.by_id, **blocked.by_id},
+                smtp_failing=frozenset(smtp.by_id),
+                warmup_blocked=frozenset(blocked.by_id),
                 pages=pages,
             )
         confirmed: dict[int, Account | None] = {}
@@ -70,7 +70,3 @@ async def run_poll(
         return PollFailure(workspace, poll, at, str(error), auth=True, status=401, pages=pages)
     except ApiError as error:
         return PollFailure(workspace, poll, at, str(error), status=error.status, pages=pages)
-
-
-def _by_id(listing: AccountList) -> dict[int, Account]:
-    return {account.id: account for account in listing.accounts}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
+import zlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -24,6 +26,7 @@ from monitor.core.model import (
     Status,
 )
 from monitor.metrics import (
+    CHUNK_ACCOUNTS,
     FLEET_FAMILIES,
     MetricsExposition,
     SelfMetrics,
@@ -432,6 +435,39 @@ def test_updating_one_workspace_keeps_the_others() -> None:
     assert "smartlead_account_daily_sent" not in text
     declared = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")]
     assert len(declared) == len(set(declared))
+
+
+def test_per_account_families_span_chunks_as_one_family() -> None:
+    """More accounts than a chunk holds: each per-account family is still declared once,
+    with one sample per account, in snapshot order, and gzip gives the same body."""
+    count = 2 * CHUNK_ACCOUNTS + 7
+    state = WorkspaceState(accounts={i: account(i, daily_sent_count=i) for i in range(count)})
+    samples = render_workspace("acme", state, per_account=True, reputation_low=0.8)
+    assert len(samples["smartlead_account_daily_sent"]) == 3
+    exposition = MetricsExposition(SelfMetrics(["acme"], [], "v"))
+    exposition.update_workspace("acme", samples)
+    data = exposition.render()
+    families = {f.name: f for f in text_string_to_metric_families(data.decode())}
+    sent = families["smartlead_account_daily_sent"].samples
+    assert [s.value for s in sent] == list(range(count))
+    assert len(families["smartlead_account_warmup_reputation_ratio"].samples) == count
+    assert zlib.decompress(b"".join(exposition.gzip_parts()), 16 + zlib.MAX_WBITS) == data
+
+
+def test_a_replaced_workspace_leaves_the_gzip_cache() -> None:
+    """The compressed segments of a workspace's old samples go when it is re-rendered, so two
+    renders of a large fleet never stay in memory together."""
+    exposition = MetricsExposition(SelfMetrics(["acme"], [], "v"))
+    state = WorkspaceState(accounts={i: account(i) for i in range(50)})
+    old = render_workspace("acme", state, per_account=True, reputation_low=0.8)
+    exposition.update_workspace("acme", old)
+    exposition.gzip_parts()
+    old_chunks = [chunk for chunks in old.values() for chunk in chunks]
+    watched = [sys.getrefcount(chunk) for chunk in old_chunks]
+    exposition.forget("acme")
+    after = [sys.getrefcount(chunk) for chunk in old_chunks]
+    assert all(a < w for a, w in zip(after, watched, strict=True))  # cache and view let go
+    assert b"smartlead_account_daily_sent{" not in exposition.render()
 
 
 def test_exposition_has_no_duplicate_families() -> None:

@@ -139,7 +139,7 @@ class PollResult:
     workspace: str
     poll: PollKind
     at: datetime
-    rows: Mapping[int, Account]
+    rows: dict[int, Account]  # never changed once made; the snapshot may become it
     smtp_failing: frozenset[int] = frozenset()
     warmup_blocked: frozenset[int] = frozenset()
     confirmed: Mapping[int, Account | None] = field(default_factory=dict)

@@ -27,9 +27,12 @@ def merge(
     whole account rows and fresher. By-id confirmations overlay last; a 404 removes.
     `stale` accounts keep the row they have: a poll that finished first saw them later.
     """
-    current = (
-        dict(result.rows) if result.poll is PollKind.INVENTORY else {**accounts, **result.rows}
-    )
+    if result.poll is PollKind.INVENTORY:
+        if not result.confirmed and not stale:
+            return result.rows  # nothing to overlay: no second copy of the fleet
+        current = dict(result.rows)
+    else:
+        current = {**accounts, **result.rows}
     for account_id, confirmed in result.confirmed.items():
         if confirmed is None:
             current.pop(account_id, None)

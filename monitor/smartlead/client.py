@@ -49,11 +49,15 @@ OnResponse = Callable[[str, str], None]  # (workspace, code): "200", "429", "tim
 
 @dataclass(frozen=True, slots=True)
 class AccountList:
-    """One paginated answer, de-duplicated by id, with what it cost."""
+    """One paginated answer, de-duplicated by id (in answer order), with what it cost."""
 
-    accounts: list[Account]
+    by_id: dict[int, Account]
     pages: int
     requests: int
+
+    @property
+    def accounts(self) -> list[Account]:
+        return list(self.by_id.values())
 
 
 @dataclass(slots=True)
@@ -167,7 +171,7 @@ class SmartLeadClient:
                         account = old
                     seen[account.id] = account  # a row seen twice keeps its latest state
                 if len(rows) < PAGE_SIZE:
-                    return AccountList(list(seen.values()), pages, tally.requests)
+                    return AccountList(seen, pages, tally.requests)
                 previous_ids = ids
                 offset += len(rows)
         except ApiError as error:
