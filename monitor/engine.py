@@ -20,6 +20,7 @@ from monitor.core.cycle import Judgement, judge
 from monitor.core.lifecycle import Policy
 from monitor.core.model import Issue, IssueKind, PollKind, PollOutcome, PollResult
 from monitor.core.routing import Target, silenced
+from monitor.memory import release_free_memory
 from monitor.metrics import MetricsExposition, SelfMetrics, render_workspace
 from monitor.polls import AccountsApi, run_poll
 from monitor.store import Cycle, OutboxMessage, PollStatus, Store, WorkspaceState
@@ -156,6 +157,7 @@ class Engine:
         self.metrics.observe_poll(status)
         self.metrics.count_events(transition.events)
         self.render(name)
+        release_free_memory()
         await self.refresh_outbox_gauge()
         if messages:
             self.on_commit()
