@@ -50,6 +50,23 @@ async def test_lists_every_account_across_pages(
     assert {seen.query["limit"] for seen in sim.history} == {"100"}
 
 
+async def test_unchanged_rows_come_back_as_the_known_accounts(
+    start_simulator: StartSimulator, make_client: MakeClient
+) -> None:
+    """A row equal to the caller's known account is that very object (held once in memory);
+    a row that changed is new, with the new state."""
+    sim = await start_simulator(Fleet(250, seed=3))
+    client = make_client(sim.url)
+    known = (await client.list_accounts()).by_id
+    changed = sim.fleet.ids()[7]
+    sim.fleet.set_smtp(changed, ok=not sim.fleet.mailbox(changed).smtp_ok)
+    again = (await client.list_accounts(known=known)).by_id
+    assert again.keys() == known.keys()
+    assert again[changed] is not known[changed]
+    assert again[changed].is_smtp_success is not known[changed].is_smtp_success
+    assert all(again[i] is known[i] for i in known if i != changed)
+
+
 async def test_full_last_page_ends_on_an_empty_page(
     start_simulator: StartSimulator, make_client: MakeClient
 ) -> None:
