@@ -8,8 +8,10 @@ wall time scales back linearly (x 20 at 1 request/s).
 Figures from the daemon's own log lines and /proc: each inventory cycle's wall time against
 the rate-limit bound (its workspace's requests / rate), CPU and peak RSS per account from
 "started" until the last inventory committed, then /metrics latency over HTTP.
-Goals: wall ≤ 1.05 x bound + 0.5 s; issue 3's ≤ 15 µs CPU and ≤ 1 KB RSS per account;
-median scrape ≤ 50 ms. Run alone: `python -m bench.scale [ACCOUNTS_PER_WORKSPACE]`.
+Goals: wall ≤ 1.05 x bound + 0.5 s; issue 3's ≤ 1 KB RSS per account; median scrape
+≤ 50 ms. The daemon's CPU per account is reported without a goal: it counts HTTP, the
+start-up failure polls and the signed delivery of every event, which issue 3's ≤ 15 µs
+(parse + diff + persist + metrics, judged in bench.cycle) does not. Run alone: `python -m bench.scale [ACCOUNTS_PER_WORKSPACE]`.
 """
 
 from __future__ import annotations
@@ -42,7 +44,6 @@ RATE = 20.0
 CLIENT_BURST = 3
 PAGE_SIZE = 100
 SCRAPES = 30
-CPU_GOAL = 15.0  # µs per account
 RSS_GOAL = 1024.0  # bytes per account
 SCRAPE_GOAL = 50.0  # ms, median
 WALL_SLACK = 0.5  # seconds over 1.05 x the bound: start-up jitter and one round trip
@@ -264,7 +265,7 @@ async def measure(daemon: Daemon, port: int, accounts: int, sink: Sink) -> list[
         Figure("rate-limit bound of one workspace's inventory", pages / len(WORKSPACES) / RATE,
                "s"),
         Figure("start-up until every inventory committed (wall)", wall, "s"),
-        Figure("daemon CPU per account over that time", cpu / accounts * 1e6, "µs", CPU_GOAL),
+        Figure("daemon CPU per account over that time (all of it)", cpu / accounts * 1e6, "µs"),
         Figure("daemon peak RSS above its RSS at 'started'",
                (memory["VmHWM"] - rss_start) * 1024 / accounts, "B/acc.", RSS_GOAL),
         Figure("daemon RSS at 'started'", rss_start / 1024, "MiB"),
