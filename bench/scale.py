@@ -11,7 +11,8 @@ the rate-limit bound (its workspace's requests / rate), CPU and peak RSS per acc
 Goals: wall ≤ 1.05 x bound + 0.5 s; issue 3's ≤ 1 KB RSS per account; median scrape
 ≤ 50 ms. The daemon's CPU per account is reported without a goal: it counts HTTP, the
 start-up failure polls and the signed delivery of every event, which issue 3's ≤ 15 µs
-(parse + diff + persist + metrics, judged in bench.cycle) does not. Run alone: `python -m bench.scale [ACCOUNTS_PER_WORKSPACE]`.
+(parse + diff + persist + metrics, judged in bench.cycle) does not.
+Run alone: `python -m bench.scale [ACCOUNTS_PER_WORKSPACE]`.
 """
 
 from __future__ import annotations
