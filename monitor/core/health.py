@@ -57,7 +57,6 @@ def verdicts(
 
 
 _WHOLE_ROW = frozenset({Source.INVENTORY, Source.BY_ID})
-_INVENTORY = frozenset({Source.INVENTORY})
 
 
 def quiet(account: Account, reputation_low: float) -> bool:
