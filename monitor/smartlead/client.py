@@ -84,7 +84,7 @@ class SmartLeadClient:
         session: aiohttp.ClientSession,
         workspace: WorkspaceSettings,
         polling: PollingSettings,
-        on_response: Callable[[str, str], None] | None = None,
+        on_response: OnResponse | None = None,
     ) -> Self:
         """The client a workspace's settings describe."""
         return cls(
