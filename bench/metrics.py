@@ -14,7 +14,7 @@ import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 
@@ -26,6 +26,7 @@ from monitor.config import HttpAuth
 from monitor.core.model import AccountRef, Issue, IssueKey, IssueKind, PollKind
 from monitor.http import create_app
 from monitor.metrics import MetricsExposition, SelfMetrics, render_fleet, render_workspace
+from monitor.packed import Part
 from monitor.smartlead.models import Account, WarmupDetails
 from monitor.store import PollStatus, WorkspaceState
 
@@ -97,7 +98,7 @@ class BenchView:
     def readiness(self) -> tuple[bool, dict[str, object]]:
         return views.readiness(self.states, NOW, 300.0)
 
-    def metrics(self, gzip: bool) -> list[bytes]:
+    def metrics(self, gzip: bool) -> Sequence[Part]:
         return self.exposition.gzip_parts() if gzip else self.exposition.parts()
 
     def issues(self) -> list[dict[str, object]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -29,6 +29,7 @@ from monitor.metrics import MetricsExposition, SelfMetrics
 from monitor.notify import Notifier
 from monitor.notify.factory import build_notifiers, reposts_open_issues
 from monitor.notify.outbox import OutboxDelivery
+from monitor.packed import Part
 from monitor.smartlead.client import SmartLeadClient
 from monitor.store.sqlite import SQLiteStore
 
@@ -71,7 +72,7 @@ class Monitor:
     def readiness(self) -> tuple[bool, dict[str, object]]:
         return readiness(self.engine.states, self.clock(), self.settings.polling.failure_interval)
 
-    def metrics(self, gzip: bool) -> list[bytes]:
+    def metrics(self, gzip: bool) -> Sequence[Part]:
         exposition = self.engine.exposition
         return exposition.gzip_parts() if gzip else exposition.parts()
 

@@ -20,6 +20,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from monitor.config import HttpAuth
 from monitor.metrics import CONTENT_TYPE
+from monitor.packed import Part, unpack
 from monitor.views import issues_json, readiness, status_json
 
 # The pure JSON builders live in monitor.views; re-exported for the daemon's HttpView.
@@ -42,9 +43,9 @@ class HttpView(Protocol):
 
     def readiness(self) -> tuple[bool, dict[str, object]]: ...
 
-    def metrics(self, gzip: bool) -> Sequence[bytes]:
-        """The exposition as parts to write back to back; with `gzip`, one gzip member
-        (`MetricsExposition.parts`)."""
+    def metrics(self, gzip: bool) -> Sequence[Part]:
+        """The exposition as parts to write back to back (`MetricsExposition.parts`); with
+        `gzip`, one gzip member."""
         ...
 
     def issues(self) -> list[dict[str, object]]: ...
@@ -68,7 +69,7 @@ def create_app(view: HttpView, auth: HttpAuth) -> web.Application:
         await response.prepare(request)
         if request.method != hdrs.METH_HEAD:  # a streamed body is ours to leave out on HEAD
             for part in parts:
-                await _write_chunked(response, part)
+                await _write_chunked(response, unpack(part))
         await response.write_eof()
         return response
 

@@ -3,7 +3,8 @@
 The fleet families are rendered into bytes once per cycle, only for the workspace the cycle
 polled (`render_workspace`), so a scrape of 100,000 accounts writes cached bytes: never a walk
 over the fleet, never a call to SmartLead. Per-account families are rendered in chunks of
-accounts, so a render holds the text of one chunk as separate strings, not of the fleet.
+accounts, so a render holds the text of one chunk as separate strings, not of the fleet, and
+each chunk is kept packed (`monitor.packed`) until a scrape writes it.
 Self-metrics (counters and poll gauges) live in a small prometheus_client registry of their
 own, with every series that will exist created at zero.
 """
@@ -25,6 +26,7 @@ from prometheus_client.core import (
 from monitor.core.health import Source, reputation_is_low, warmup_blocked
 from monitor.core.model import Event, IssueKind, PollKind, Status
 from monitor.gzipparts import GzipParts
+from monitor.packed import Packed, Part, unpack
 from monitor.smartlead.models import Account
 from monitor.store import PollStatus, WorkspaceState
 from monitor.views import last_success
@@ -258,8 +260,8 @@ _HEADERS = {
 
 # One workspace's sample lines per family name, in chunks to write back to back; a family it
 # does not export is absent.
-WorkspaceSamples = Mapping[str, Sequence[bytes]]
-CHUNK_ACCOUNTS = 2048  # accounts per chunk of a per-account family (~225 KB)
+WorkspaceSamples = Mapping[str, Sequence[Part]]
+CHUNK_ACCOUNTS = 2048  # accounts per chunk of a per-account family (~225 KB, ~28 KB packed)
 
 
 def render_fleet(
@@ -275,12 +277,12 @@ def render_fleet(
         render_workspace(workspace, state, per_account=per_account, reputation_low=reputation_low)
         for workspace, state in states.items()
     ]
-    return b"".join(_assemble(families, rendered))
+    return b"".join(map(unpack, _assemble(families, rendered)))
 
 
 def render_workspace(
     workspace: str, state: WorkspaceState, *, per_account: bool, reputation_low: float
-) -> dict[str, list[bytes]]:
+) -> dict[str, list[Part]]:
     """The sample lines of one workspace per fleet family, from its stored state.
 
     Conventions: `client_id="none"` for accounts without a client; every esp/client group that
@@ -300,7 +302,7 @@ def render_workspace(
         for name, count in zip(_GROUP_FAMILIES, counts, strict=True):
             lines[name].append(f"{labels}{count}")
     _issue_samples(ws, state, lines[_ISSUE_OPEN])
-    samples = {
+    samples: dict[str, list[Part]] = {
         name: [chunk] if (chunk := _chunk(name, found)) else [] for name, found in lines.items()
     }
     if per_account:
@@ -316,10 +318,10 @@ def _chunk(name: str, lines: list[str]) -> bytes:
     return f"{name}{newline_name.join(lines)}\n".encode("utf-8", "replace")
 
 
-def _assemble(families: Sequence[str], workspaces: Iterable[WorkspaceSamples]) -> list[bytes]:
+def _assemble(families: Sequence[str], workspaces: Iterable[WorkspaceSamples]) -> list[Part]:
     """Families in order, each header followed by every workspace's lines of that family."""
     rendered = list(workspaces)
-    parts: list[bytes] = []
+    parts: list[Part] = []
     for name in families:
         parts.append(_HEADERS[name])
         parts.extend(chunk for samples in rendered for chunk in samples.get(name, ()))
@@ -348,9 +350,9 @@ def _count_groups(
     return groups
 
 
-def _account_chunks(ws: str, accounts: Sequence[Account]) -> dict[str, list[bytes]]:
-    """The per-account families, CHUNK_ACCOUNTS accounts to a chunk."""
-    chunks: dict[str, list[bytes]] = {_RATIO: [], _SENT: [], _LIMIT: []}
+def _account_chunks(ws: str, accounts: Sequence[Account]) -> dict[str, list[Part]]:
+    """The per-account families, CHUNK_ACCOUNTS accounts to a chunk, packed."""
+    chunks: dict[str, list[Part]] = {_RATIO: [], _SENT: [], _LIMIT: []}
     prefix = f'{{workspace="{ws}",account_id="'
     for start in range(0, len(accounts), CHUNK_ACCOUNTS):
         ratio, sent, limit = [], [], []
@@ -365,7 +367,7 @@ def _account_chunks(ws: str, accounts: Sequence[Account]) -> dict[str, list[byte
                 limit.append(f"{labels}{account.message_per_day}")
         for name, found in ((_RATIO, ratio), (_SENT, sent), (_LIMIT, limit)):
             if found:
-                chunks[name].append(_chunk(name, found))
+                chunks[name].append(Packed(_chunk(name, found)))
     return chunks
 
 
@@ -448,8 +450,9 @@ class MetricsExposition:
             self._workspaces = {k: v for k, v in self._workspaces.items() if k != workspace}
             self._gzip.forget(chunk for chunks in old.values() for chunk in chunks)
 
-    def parts(self) -> list[bytes]:
-        """The body in pieces to write back to back: joining would copy ~30 MB a scrape."""
+    def parts(self) -> list[Part]:
+        """The body in pieces to unpack and write one by one: joining would hold ~33 MB of
+        text at once."""
         if not self._workspaces:
             return [self.self_metrics.render(), self._fleet]
         rendered = [self._workspaces[name] for name in sorted(self._workspaces)]
@@ -461,4 +464,4 @@ class MetricsExposition:
         return self._gzip.encode(self.parts())
 
     def render(self) -> bytes:
-        return b"".join(self.parts())
+        return b"".join(map(unpack, self.parts()))

@@ -29,6 +29,7 @@ from monitor.core.model import AccountRef, Issue, IssueKey, IssueKind, PollKind
 from monitor.gzipparts import GzipParts, crc32_combine
 from monitor.http import accepts_gzip, create_app
 from monitor.metrics import MetricsExposition, SelfMetrics, render_fleet, render_workspace
+from monitor.packed import Part
 from monitor.smartlead.models import Account
 from monitor.store import PollStatus, WorkspaceState
 
@@ -106,7 +107,7 @@ class FleetView:
     def readiness(self) -> tuple[bool, dict[str, object]]:
         return views.readiness(self.states, self.now, INTERVAL)
 
-    def metrics(self, gzip: bool) -> Sequence[bytes]:
+    def metrics(self, gzip: bool) -> Sequence[Part]:
         return self.exposition.gzip_parts() if gzip else self.exposition.parts()
 
     def issues(self) -> list[dict[str, object]]:

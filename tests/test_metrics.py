@@ -33,6 +33,7 @@ from monitor.metrics import (
     render_fleet,
     render_workspace,
 )
+from monitor.packed import Packed, unpack
 from monitor.smartlead.models import Account, WarmupDetails
 from monitor.store import PollStatus, WorkspaceState
 
@@ -452,6 +453,24 @@ def test_per_account_families_span_chunks_as_one_family() -> None:
     assert [s.value for s in sent] == list(range(count))
     assert len(families["smartlead_account_warmup_reputation_ratio"].samples) == count
     assert zlib.decompress(b"".join(exposition.gzip_parts()), 16 + zlib.MAX_WBITS) == data
+
+
+def test_per_account_families_are_held_packed() -> None:
+    """The per-account chunks stay lz4-packed until written: a fraction of their text."""
+    state = WorkspaceState(accounts={i: account(i, daily_sent_count=i) for i in range(500)})
+    samples = render_workspace("acme", state, per_account=True, reputation_low=0.8)
+    chunk = samples["smartlead_account_daily_sent"][0]
+    assert isinstance(chunk, Packed)
+    text = chunk.unpack()
+    assert len(chunk) == len(text)
+    assert text.startswith(b'smartlead_account_daily_sent{workspace="acme",account_id="0"')
+    assert chunk.packed_size * 4 < len(text)
+
+
+@given(st.binary(max_size=5000))
+def test_packed_gives_back_its_text(text: bytes) -> None:
+    assert unpack(Packed(text)) == text
+    assert len(Packed(text)) == len(text)
 
 
 def test_a_replaced_workspace_leaves_the_gzip_cache() -> None:
