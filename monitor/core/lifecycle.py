@@ -6,7 +6,7 @@ that says healthy, or a 404 by id); a failed poll only ever speaks about the wor
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -87,26 +87,29 @@ def to_confirm(issues: Mapping[IssueKey, Issue], result: PollResult) -> set[int]
 def observe(
     result: PollResult,
     reputation_low: float,
+    tracked: Collection[IssueKey],
     stale: frozenset[int] = frozenset(),
-    tracked: frozenset[int] | None = None,
 ) -> dict[IssueKey, Observation]:
-    """Every observation a successful poll makes, keyed by issue.
+    """Every observation of a successful poll that can change an issue, keyed by issue.
 
     Rows of `stale` accounts are older than a change already committed by a poll that
     finished first (a long inventory overtaken by a failure poll): they say nothing.
-    Given the `tracked` accounts (those with an issue), a quiet inventory row of an untracked
-    account is skipped: all it could say is "healthy" to issues that do not exist.
+    An observation that is not a failure changes only an issue that exists: for any key not
+    `tracked` it is left out, so the dict stays the size of the fleet's trouble, not of the
+    fleet (4 verdicts a row). A quiet inventory row of an account without issues is skipped
+    before its verdicts are even made.
     """
     ws = result.workspace
     found: dict[IssueKey, Observation] = {
         IssueKey(ws, None, kind): Verdict(False, {}) for kind in WORKSPACE_DEFAULTS
     }
+    accounts = frozenset(key.account_id for key in tracked)
     inventory = frozenset({Source.INVENTORY})
     for account_id, account in result.rows.items():
         if account_id in stale:
             continue
         if result.poll is PollKind.INVENTORY:
-            if tracked is not None and account_id not in tracked and quiet(account, reputation_low):
+            if account_id not in accounts and quiet(account, reputation_low):
                 continue
             sources = inventory
         else:
@@ -118,7 +121,7 @@ def observe(
                 )
                 if account_id in ids
             )
-        _add_row(found, ws, account, sources, reputation_low)
+        _add_row(found, tracked, ws, account, sources, reputation_low)
     by_id = frozenset({Source.BY_ID})
     for account_id, confirmed in result.confirmed.items():
         if account_id in stale:
@@ -126,21 +129,35 @@ def observe(
         if confirmed is None:
             for kind in IssueKind:
                 if not kind.workspace_level:
-                    found[IssueKey(ws, account_id, kind)] = _REMOVED
+                    _add(found, tracked, IssueKey(ws, account_id, kind), _REMOVED)
         else:
-            _add_row(found, ws, confirmed, by_id, reputation_low)
+            _add_row(found, tracked, ws, confirmed, by_id, reputation_low)
     return found
 
 
 def _add_row(
     found: dict[IssueKey, Observation],
+    tracked: Collection[IssueKey],
     ws: str,
     account: Account,
     sources: frozenset[Source],
     reputation_low: float,
 ) -> None:
     for kind, verdict in verdicts(account, sources, reputation_low).items():
-        found[IssueKey(ws, account.id, kind)] = verdict
+        _add(found, tracked, IssueKey(ws, account.id, kind), verdict)
+
+
+def _add(
+    found: dict[IssueKey, Observation],
+    tracked: Collection[IssueKey],
+    key: IssueKey,
+    observation: Observation,
+) -> None:
+    """Record an observation; a later one (a by-id row) outranks an earlier one of the key."""
+    if key in tracked or (observation is not None and observation.failing):
+        found[key] = observation
+    else:  # health or removal with no issue to apply it to: as if unobserved
+        found.pop(key, None)
 
 
 def observe_failure(failure: PollFailure) -> dict[IssueKey, Observation]:
@@ -165,10 +182,8 @@ def evaluate(
     """Apply one poll of one workspace. `accounts` names the mailboxes in new issues."""
     now, ws = outcome.at, outcome.workspace
     if isinstance(outcome, PollResult):
-        tracked = frozenset(
-            k.account_id for k in issues if k.account_id is not None and k.workspace == ws
-        )
-        observations = observe(outcome, policy.reputation_low, stale, tracked)
+        tracked = frozenset(k for k in issues if k.account_id is not None and k.workspace == ws)
+        observations = observe(outcome, policy.reputation_low, tracked, stale)
         confirmed: Mapping[int, Account | None] = outcome.confirmed
         seen: Mapping[int, Account] = outcome.rows
     else:

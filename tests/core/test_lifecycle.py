@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from monitor.core.lifecycle import evaluate, to_confirm
+from monitor.core.lifecycle import evaluate, observe, to_confirm
 from monitor.core.model import (
     AccountRef,
     Event,
@@ -356,6 +356,27 @@ def test_a_confirmed_failing_row_keeps_firing() -> None:
     issue = transition.issues[key(SMTP)]
     assert issue.failing_streak == 2
     assert issue.detail == {"error": "550 mailbox disabled"}
+
+
+def test_a_by_id_row_outranks_the_failing_answer_it_contradicts() -> None:
+    """An account in the blocked answer whose own row (asked for its SMTP issue) says the
+    warmup runs: the fresher row wins, so no block issue opens, and SMTP resolves."""
+    row = account(warmup_details=warmup(blocked=True, reason="spam traps"))
+    healthy = account(warmup_details=warmup(blocked=False))
+    result = failure_poll(warmup_blocked=[row], seconds=300, confirmed={1: healthy})
+    transition = evaluate(fired_smtp(), result, policy())
+    assert [(e.key.kind, e.status) for e in transition.events] == [(SMTP, Status.RESOLVED)]
+    assert transition.issues == {}
+
+
+def test_observations_are_the_fleets_trouble_not_the_fleet() -> None:
+    """Health is observed only for issues that exist; failures always are."""
+    rows = [account(i) for i in range(1, 50)] + [smtp_down(50), IMAP_DOWN]
+    tracked = frozenset({key(IMAP)})
+    found = observe(inventory(*rows), 0.8, tracked)
+    account_keys = {k for k in found if k.account_id is not None}
+    assert account_keys == {key(SMTP, 50), key(IMAP)}
+    assert found[key(IMAP)] is not None and found[key(IMAP)].failing
 
 
 def test_a_blocked_account_seen_only_in_the_smtp_answer_is_not_recovered() -> None:
