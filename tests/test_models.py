@@ -7,7 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from monitor.smartlead import models
 from monitor.smartlead.models import (
+    SHARED_WARMUPS,
     Account,
     PayloadError,
     decode_accounts,
@@ -15,6 +17,7 @@ from monitor.smartlead.models import (
     parse_account,
     parse_accounts,
     parse_reputation,
+    shared_warmup,
 )
 from monitor.smartlead.simulator import Fleet
 
@@ -277,3 +280,22 @@ def test_every_simulated_row_form_takes_the_fast_path() -> None:
     fast = decode_common(body)
     assert fast is not None and len(fast) == 600
     assert fast == parse_accounts(json.loads(body))
+
+
+def test_equal_warmup_details_share_one_object() -> None:
+    """Rows with the same warmup state hold one WarmupDetails between them, as the store's
+    rows do once loaded; different states stay apart."""
+    warmup = {"status": "active", "warmup_reputation": "98%", "blocked_reason": None}
+    rows = [{"id": i, "from_email": f"b{i}@x.io", "warmup_details": dict(warmup)} for i in (1, 2)]
+    rows.append({"id": 3, "warmup_details": {**warmup, "warmup_reputation": "97%"}})
+    first, second, third = decode_accounts(json.dumps(rows).encode())
+    assert first.warmup is second.warmup
+    assert first.warmup is not None and first.warmup.status == "ACTIVE"
+    assert third.warmup is not None and third.warmup.reputation == 0.97
+
+
+def test_shared_warmup_details_are_bounded() -> None:
+    """Values the API invents without end (block reasons) are not all kept."""
+    made = [shared_warmup("ACTIVE", 0.5, True, f"reason {i}") for i in range(SHARED_WARMUPS + 10)]
+    assert made[-1].blocked_reason == f"reason {SHARED_WARMUPS + 9}"
+    assert len(models._WARMUPS) <= SHARED_WARMUPS

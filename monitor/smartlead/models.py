@@ -192,12 +192,31 @@ def parse_reputation(value: object) -> float | None:
 
 def _warmup(raw: _WarmupRow) -> WarmupDetails:
     status = _text(raw.status)
-    return WarmupDetails(
-        sys.intern(status.upper()) if status else None,
+    return shared_warmup(
+        status.upper() if status else None,
         parse_reputation(raw.warmup_reputation),
         _bool(raw.is_warmup_blocked),
         _text(raw.blocked_reason),
     )
+
+
+# Warmup details repeat across a fleet (ACTIVE at 100 %, at 98 %, …): equal ones share one
+# object, ~70 B less per account. Bounded, as every value comes from the API.
+_WARMUPS: dict[tuple[str | None, float | None, bool | None, str | None], WarmupDetails] = {}
+SHARED_WARMUPS = 4096
+
+
+def shared_warmup(
+    status: str | None, reputation: float | None, is_blocked: bool | None, reason: str | None
+) -> WarmupDetails:
+    """The WarmupDetails of these values, the same object for equal values while it can."""
+    key = (status, reputation, is_blocked, reason)
+    details = _WARMUPS.get(key)
+    if details is None:
+        details = WarmupDetails(status and sys.intern(status), reputation, is_blocked, reason)
+        if len(_WARMUPS) < SHARED_WARMUPS:
+            _WARMUPS[key] = details
+    return details
 
 
 # Each conversion tests the type SmartLead usually sends first: they run for every field of

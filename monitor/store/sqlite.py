@@ -29,7 +29,7 @@ from monitor.core.model import (
     event_from_dict,
     event_to_dict,
 )
-from monitor.smartlead.models import Account, WarmupDetails
+from monitor.smartlead.models import Account, shared_warmup
 from monitor.store import Cycle, OutboxMessage, PollStatus, Store, StoreError, WorkspaceState
 from monitor.store.migrations import APPLICATION_ID, LATEST_VERSION, migrate, schema_version
 
@@ -442,9 +442,7 @@ def _account(account_id: int, blob: bytes) -> Account:
     if type(f) is not tuple or len(f) != _ACCOUNT_FIELDS:
         raise ValueError(f"account {account_id}: stored fields have an unknown layout")
     w = f[10]
-    warmup = (
-        None if w is None else WarmupDetails(sys.intern(w[0]) if w[0] else w[0], w[1], w[2], w[3])
-    )
+    warmup = None if w is None else shared_warmup(w[0], w[1], w[2], w[3])
     return Account(
         account_id, f[0], f[1], sys.intern(f[2]), f[3], f[4], f[5], f[6], f[7], f[8], f[9], warmup
     )
