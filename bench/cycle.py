@@ -41,6 +41,7 @@ from monitor.core.routing import Target, plan
 from monitor.core.snapshot import diff, merge
 from monitor.engine import Engine
 from monitor.logs import configure_logging
+from monitor.memory import settle_after_start
 from monitor.metrics import MetricsExposition, SelfMetrics
 from monitor.polls import run_poll
 from monitor.smartlead.client import AccountList, SmartLeadClient
@@ -398,7 +399,7 @@ async def measure(accounts: int, per_account: bool, folder: Path, logs: TextIO) 
             try:
                 engine = build_engine(settings, session, store, phases)
                 await engine.load()
-                gc.collect()
+                settle_after_start()  # as `smartlead-monitor run` does
                 baseline = memory_kib()["VmRSS"]
                 clock = GcClock()
                 gc.callbacks.append(clock)

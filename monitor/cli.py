@@ -104,12 +104,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def run(settings: Settings) -> int:
     from monitor.daemon import open_monitor, serve
+    from monitor.memory import settle_after_start
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with open_monitor(settings) as monitor:
+        settle_after_start()
         await serve(monitor, stop)
     return EXIT_OK
 

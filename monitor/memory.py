@@ -1,4 +1,5 @@
-"""Give freed heap memory back to the kernel after a cycle.
+"""Memory housekeeping: freed heap goes back to the kernel after a cycle, and what start-up
+left alive stays out of the cyclic GC's way.
 
 A cycle of a large workspace allocates and frees tens of megabytes (page bodies, the rows it
 writes, the new metrics render). glibc keeps freed chunks inside its heap, so without this
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 from collections.abc import Callable
 
 _trim: Callable[[int], int] | None = None
@@ -27,3 +29,13 @@ def release_free_memory() -> bool:
         return False
     _trim(0)
     return True
+
+
+def settle_after_start() -> None:
+    """Take what start-up left alive (modules, settings, the loaded state) out of the cyclic
+    GC's sight: it lives as long as the process, yet every full collection walked all of it
+    again, ~0.3 µs per account of a 100,000-account cycle. Reference counting still frees
+    these objects when the state moves on; only a reference cycle among them would stay.
+    """
+    gc.collect()
+    gc.freeze()
