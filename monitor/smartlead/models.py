@@ -35,15 +35,16 @@ class PayloadError(ValueError):
 
 # Accounts hold only scalars, text and WarmupDetails: they cannot be part of a reference
 # cycle, so the cyclic GC need not track them (gc=False). A 100,000-account snapshot would
-# otherwise be walked by every full collection.
-class WarmupDetails(msgspec.Struct, frozen=True, gc=False):
+# otherwise be walked by every full collection. array_like: the store keeps them as msgpack
+# arrays (monitor/store/account_fields.py).
+class WarmupDetails(msgspec.Struct, frozen=True, gc=False, array_like=True):
     status: str | None
     reputation: float | None  # ratio 0..1; None when missing or unreadable
     is_blocked: bool | None  # None when the payload does not say (list rows often don't)
     blocked_reason: str | None
 
 
-class Account(msgspec.Struct, frozen=True, gc=False):
+class Account(msgspec.Struct, frozen=True, gc=False, array_like=True):
     id: int
     email: str
     from_name: str

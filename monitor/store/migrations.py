@@ -8,9 +8,11 @@ the previous version intact and the next start simply tries again.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from importlib import resources
+
+from monitor.store import account_fields
 
 # "SLMN": marks a file as a smartlead-monitor state file (sqlite3 `file` shows it too).
 APPLICATION_ID = 0x534C4D4E
@@ -20,13 +22,18 @@ APPLICATION_ID = 0x534C4D4E
 class Migration:
     version: int  # user_version after this step
     sql: str  # statements separated by semicolons
+    # SQL functions the statements call, for data SQL alone cannot rewrite
+    functions: Mapping[str, Callable[..., bytes]] = field(default_factory=dict)
 
 
 def _schema(name: str) -> str:
     return resources.files("monitor.store").joinpath("schema", name).read_text("utf-8")
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, _schema("v1.sql")),)
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, _schema("v1.sql")),
+    Migration(2, _schema("v2.sql"), {"account_fields_v2": account_fields.from_version_1}),
+)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 
@@ -65,6 +72,8 @@ def migrate(con: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATION
         try:
             current = schema_version(con)  # re-read under the write lock
             if step is not None and step.version > current:
+                for name, function in step.functions.items():
+                    con.create_function(name, -1, function, deterministic=True)
                 for statement in statements(step.sql):
                     con.execute(statement)
                 current = step.version

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import marshal
 import sqlite3
 import stat
-import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -29,8 +27,16 @@ from monitor.core.model import (
     event_from_dict,
     event_to_dict,
 )
-from monitor.smartlead.models import Account, shared_warmup
-from monitor.store import Cycle, OutboxMessage, PollStatus, Store, StoreError, WorkspaceState
+from monitor.smartlead.models import Account
+from monitor.store import (
+    Cycle,
+    OutboxMessage,
+    PollStatus,
+    Store,
+    StoreError,
+    WorkspaceState,
+    account_fields,
+)
 from monitor.store.migrations import APPLICATION_ID, LATEST_VERSION, migrate, schema_version
 
 T = TypeVar("T")
@@ -49,8 +55,6 @@ MAX_LAST_ERROR = 1000
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-_MARSHAL_FORMAT = 4  # readable by every Python since 3.4
-_ACCOUNT_FIELDS = 11
 _JSON = json.JSONEncoder(separators=(",", ":"))  # one encoder: json.dumps(...) builds one per call
 
 
@@ -329,7 +333,7 @@ def _commit(con: sqlite3.Connection, cycle: Cycle) -> None:
 
 
 def _upsert_accounts(con: sqlite3.Connection, workspace: str, accounts: Sequence[Account]) -> None:
-    rows = [_account_row(a) for a in accounts]
+    rows = [(a.id, account_fields.encode(a)) for a in accounts]
     whole = len(rows) - len(rows) % ACCOUNT_BATCH
     batches = (
         (workspace, *chain.from_iterable(rows[start : start + ACCOUNT_BATCH]))
@@ -353,7 +357,8 @@ def _mark_failed(
 def _load(con: sqlite3.Connection, workspace: str) -> WorkspaceState:
     con.execute("BEGIN")  # one consistent read across the three tables
     try:
-        accounts = {i: _account(i, blob) for i, blob in con.execute(_SELECT_ACCOUNTS, (workspace,))}
+        rows = con.execute(_SELECT_ACCOUNTS, (workspace,))
+        accounts = {i: account_fields.decode(i, blob) for i, blob in rows}
         issues = [_issue(row) for row in con.execute(_SELECT_WORKSPACE_ISSUES, (workspace,))]
         polls = [_poll(row) for row in con.execute(_SELECT_POLLS, (workspace,))]
     finally:
@@ -408,44 +413,6 @@ def _maybe_us(moment: datetime | None) -> int | None:
 
 def _maybe_dt(value: int | None) -> datetime | None:
     return None if value is None else _from_us(value)
-
-
-def _account_row(a: Account) -> tuple[int, bytearray]:
-    """One snapshot row; the fields travel as one marshal blob of plain values.
-
-    Binding fifteen columns, most of them None or bool (the slow cases of the sqlite3
-    driver), cost more than twice as much as this. marshal's format 4 only ever gains type
-    codes, so every later Python reads these tuples of None/bool/int/float/str.
-    """
-    w = a.warmup
-    warmup = None if w is None else (w.status, w.reputation, w.is_blocked, w.blocked_reason)
-    fields = (
-        a.email,
-        a.from_name,
-        a.esp,
-        a.client_id,
-        a.is_smtp_success,
-        a.smtp_failure_error,
-        a.is_imap_success,
-        a.imap_failure_error,
-        a.daily_sent_count,
-        a.message_per_day,
-        warmup,
-    )
-    # A bytearray binds on the sqlite3 driver's fast path; bytes goes through its adapter
-    # lookup, which costs more than this copy.
-    return (a.id, bytearray(marshal.dumps(fields, _MARSHAL_FORMAT)))
-
-
-def _account(account_id: int, blob: bytes) -> Account:
-    f = marshal.loads(blob)  # noqa: S302 - only this store writes these blobs
-    if type(f) is not tuple or len(f) != _ACCOUNT_FIELDS:
-        raise ValueError(f"account {account_id}: stored fields have an unknown layout")
-    w = f[10]
-    warmup = None if w is None else shared_warmup(w[0], w[1], w[2], w[3])
-    return Account(
-        account_id, f[0], f[1], sys.intern(f[2]), f[3], f[4], f[5], f[6], f[7], f[8], f[9], warmup
-    )
 
 
 def _issue_key_row(key: IssueKey) -> tuple[Any, ...]:

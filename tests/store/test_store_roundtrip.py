@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from monitor.core.model import IssueKey, IssueKind, PollKind, Status
 from monitor.smartlead.models import WarmupDetails
-from monitor.store import StoreError
+from monitor.store import StoreError, account_fields
 
 from .store_data import T0, OpenStore, account, cycle, event, issue, message, poll_status
 
@@ -158,3 +161,25 @@ async def test_outbox_message_round_trip(open_store: OpenStore) -> None:
     await store.commit(cycle(outbox=[queued]))
     assert await store.due_messages("webhook", T0, 10) == [queued]
     assert events[1].key == IssueKey("default", 2, IssueKind.IMAP_FAILED)
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        (b"\x93\x01\x02", "account 9: stored fields are unreadable"),
+        (bytes(account_fields.encode(account(8))), "account 9: stored fields belong to account 8"),
+    ],
+)
+async def test_a_damaged_account_row_fails_the_load_by_name(
+    open_store: OpenStore, state_path: Path, fields: bytes, problem: str
+) -> None:
+    """A blob this store did not write for that row is an error naming the account, not an
+    account with other data."""
+    store = await open_store()
+    await store.commit(cycle(accounts_upserted=[account(1)]))
+    await store.close()
+    with closing(sqlite3.connect(state_path)) as con, con:
+        con.execute("INSERT INTO accounts VALUES ('default', 9, ?)", (fields,))
+    store = await open_store()
+    with pytest.raises(StoreError, match=problem):
+        await store.load("default")
