@@ -299,3 +299,16 @@ def test_shared_warmup_details_are_bounded() -> None:
     made = [shared_warmup("ACTIVE", 0.5, True, f"reason {i}") for i in range(SHARED_WARMUPS + 10)]
     assert made[-1].blocked_reason == f"reason {SHARED_WARMUPS + 9}"
     assert len(models._WARMUPS) <= SHARED_WARMUPS
+
+
+def test_warmup_values_equal_in_python_but_not_in_json_read_apart() -> None:
+    """True, 1 and 1.0 are one dict key in Python; as warmup values they read differently,
+    whichever came first."""
+    forms: list[object] = [True, 1, 1.0, True]
+    rows = [
+        {"id": i, "warmup_details": {"status": v, "warmup_reputation": v}}
+        for i, v in enumerate(forms)
+    ]
+    accounts = decode_accounts(json.dumps(rows).encode())
+    read = [(a.warmup.status, a.warmup.reputation) for a in accounts if a.warmup]
+    assert read == [(None, None), ("1", 0.01), ("1.0", 0.01), (None, None)]

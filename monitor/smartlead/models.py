@@ -192,6 +192,19 @@ def parse_reputation(value: object) -> float | None:
 
 
 def _warmup(raw: _WarmupRow) -> WarmupDetails:
+    """Read from the raw values' cache: converting them took more CPU than the rest of the
+    row. Types are part of the key, as True, 1 and 1.0 are equal keys that read differently."""
+    s, r, b, x = raw.status, raw.warmup_reputation, raw.is_warmup_blocked, raw.blocked_reason
+    key = (s, type(s), r, type(r), b, type(b), x, type(x))
+    details = _RAW_WARMUPS.get(key)
+    if details is None:
+        details = _convert_warmup(raw)
+        if len(_RAW_WARMUPS) < SHARED_WARMUPS:
+            _RAW_WARMUPS[key] = details
+    return details
+
+
+def _convert_warmup(raw: _WarmupRow) -> WarmupDetails:
     status = _text(raw.status)
     return shared_warmup(
         status.upper() if status else None,
@@ -204,7 +217,8 @@ def _warmup(raw: _WarmupRow) -> WarmupDetails:
 # Warmup details repeat across a fleet (ACTIVE at 100 %, at 98 %, …): equal ones share one
 # object, ~70 B less per account. Bounded, as every value comes from the API.
 _WARMUPS: dict[tuple[str | None, float | None, bool | None, str | None], WarmupDetails] = {}
-SHARED_WARMUPS = 4096
+_RAW_WARMUPS: dict[tuple[Scalar | type, ...], WarmupDetails] = {}  # by the payload's values
+SHARED_WARMUPS = 4096  # entries of each
 
 
 def shared_warmup(
