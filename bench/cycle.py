@@ -41,7 +41,7 @@ from monitor.core.routing import Target, plan
 from monitor.core.snapshot import diff, merge
 from monitor.engine import Engine
 from monitor.logs import configure_logging
-from monitor.memory import settle_after_start
+from monitor.memory import settle_after_start, use_one_malloc_arena
 from monitor.metrics import MetricsExposition, SelfMetrics
 from monitor.polls import run_poll
 from monitor.smartlead.client import AccountList, SmartLeadClient
@@ -522,6 +522,7 @@ def report(run: Run) -> bool:
 
 
 def measure_one(accounts: int, *, per_account: bool) -> int:
+    use_one_malloc_arena()  # as the `smartlead-monitor` command does first
     with tempfile.TemporaryDirectory() as folder, Path(os.devnull).open("w") as logs:
         run = asyncio.run(measure(accounts, per_account, Path(folder), logs))
     return 0 if report(run) else 1

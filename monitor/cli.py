@@ -12,6 +12,7 @@ from monitor import __version__
 from monitor.config import ConfigError, Settings, describe, load_settings
 from monitor.daemon import StartupError
 from monitor.logs import configure_logging
+from monitor.memory import settle_after_start, use_one_malloc_arena
 from monitor.store import StoreError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -65,6 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # argparse already printed the usage error
         return EXIT_USAGE if exit_.code else EXIT_OK
     command: str = args.command
+    use_one_malloc_arena()  # before any thread starts
     if command == "simulate":
         from monitor.smartlead.simulator import serve as serve_simulator
 
@@ -104,7 +106,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def run(settings: Settings) -> int:
     from monitor.daemon import open_monitor, serve
-    from monitor.memory import settle_after_start
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

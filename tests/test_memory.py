@@ -1,4 +1,5 @@
-"""Memory housekeeping: freed heap goes back to the kernel, start-up objects leave the GC."""
+"""Memory housekeeping: one malloc heap, freed heap back to the kernel, start-up objects out of
+the GC."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from monitor.memory import release_free_memory, settle_after_start
+from monitor.memory import release_free_memory, settle_after_start, use_one_malloc_arena
 
 
 @pytest.fixture
@@ -31,3 +32,11 @@ def test_settle_after_start_hides_living_objects_from_the_gc(unfrozen: None) -> 
 def test_release_free_memory_trims_the_heap_on_glibc() -> None:
     """Linux with glibc (CI, the image) has malloc_trim; the call reports it ran."""
     assert release_free_memory() is True
+
+
+def test_one_malloc_arena_unless_the_operator_chose(monkeypatch: pytest.MonkeyPatch) -> None:
+    """glibc takes the limit; an operator's MALLOC_ARENA_MAX is left to rule."""
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert use_one_malloc_arena() is True
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert use_one_malloc_arena() is False
