@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from monitor.core.lifecycle import evaluate, observe, to_confirm
 from monitor.core.model import (
@@ -582,6 +585,25 @@ EPISODES = [
     inventory(smtp_down(), seconds=1800),
     inventory(account(), seconds=2400),
 ]
+
+
+@given(
+    st.text(max_size=20),
+    st.none() | st.integers(0, 2**63 - 1),
+    st.sampled_from(IssueKind),
+    st.sampled_from(Status),
+    st.integers(0, 1000),
+    st.integers(0, 10**9),
+)
+def test_event_ids_are_the_uuid5_of_their_name(
+    workspace: str, account_id: int | None, kind: IssueKind, status: Status, reminder: int,
+    seconds: int,
+) -> None:  # fmt: skip
+    """Ids are UUIDv5 of the episode's name, as every release wrote them into outboxes."""
+    since = at(seconds)
+    name = f"{workspace}|{account_id}|{kind}|{since.isoformat()}|{status}|{reminder}"
+    expected = uuid.uuid5(uuid.UUID("6b1f3a52-4a43-4b7e-9f0b-6a1c2e1d9a10"), name)
+    assert event_id(IssueKey(workspace, account_id, kind), since, status, reminder) == str(expected)
 
 
 def test_event_ids_are_stable_across_runs() -> None:
