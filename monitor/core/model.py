@@ -173,7 +173,7 @@ class PollFailure:
 PollOutcome = PollResult | PollFailure
 
 
-@lru_cache(maxsize=1024)  # a cycle stamps thousands of events with the same few instants
+@lru_cache(maxsize=256)  # a cycle stamps thousands of events with the same few instants
 def iso(moment: datetime) -> str:
     """UTC timestamp as the payloads carry it: `2026-11-28T10:00:00Z`."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

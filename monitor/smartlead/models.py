@@ -218,7 +218,7 @@ def _convert_warmup(raw: _WarmupRow) -> WarmupDetails:
 # object, ~70 B less per account. Bounded, as every value comes from the API.
 _WARMUPS: dict[tuple[str | None, float | None, bool | None, str | None], WarmupDetails] = {}
 _RAW_WARMUPS: dict[tuple[Scalar | type, ...], WarmupDetails] = {}  # by the payload's values
-SHARED_WARMUPS = 4096  # entries of each
+SHARED_WARMUPS = 1024  # entries of each: a fleet shows a few hundred warmup states
 
 
 def shared_warmup(
