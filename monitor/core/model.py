@@ -131,7 +131,7 @@ _VERSION_5 = (5 << 76) | (0x8000 << 48)
 def event_id(key: IssueKey, since: datetime, status: Status, reminder: int = 0) -> str:
     """Stable id: the same issue episode and transition always gives the same id."""
     name = f"{key.workspace}|{key.account_id}|{key.kind}|{since.isoformat()}|{status}|{reminder}"
-    digest = hashlib.sha1(_NAMESPACE_BYTES + name.encode()).digest()  # noqa: S324 - an id, not a secret
+    digest = hashlib.sha1(_NAMESPACE_BYTES + name.encode(), usedforsecurity=False).digest()
     h = f"{int.from_bytes(digest[:16]) & _KEEP | _VERSION_5:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
