@@ -54,13 +54,6 @@ def settle_after_start() -> None:
     GC's sight: it lives as long as the process, yet every full collection walked all of it
     again, ~0.3 µs per account of a 100,000-account cycle. Reference counting still frees
     these objects when the state moves on; only a reference cycle among them would stay.
-
-    The second collection, over an old generation now empty, makes the GC forget the frozen
-    objects too: it holds a full collection back until a quarter as many objects as it last
-    counted there have been promoted, and only full collections empty CPython's free lists
-    (tuples above all). Counting the frozen ones, the soak's daemon went without one for
-    15 minutes while those lists grew its RSS by ~0.15 MiB a minute.
     """
     gc.collect()
     gc.freeze()
-    gc.collect()

@@ -4,8 +4,6 @@ the GC."""
 from __future__ import annotations
 
 import gc
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -42,26 +40,3 @@ def test_one_malloc_arena_unless_the_operator_chose(monkeypatch: pytest.MonkeyPa
     assert use_one_malloc_arena() is True
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
     assert use_one_malloc_arena() is False
-
-
-FULL_COLLECTIONS = """
-import gc
-import subprocess
-import sys
-from monitor.memory import settle_after_start
-
-loaded = [[i] for i in range(1_000_000)]  # a large state loaded at start-up
-settle_after_start()
-before = gc.get_stats()[2]["collections"]
-kept = [[i] for i in range(150_000)]  # what later cycles keep, far fewer than the loaded
-print(gc.get_stats()[2]["collections"] - before)
-"""
-
-
-def test_full_collections_keep_running_after_settling() -> None:
-    """The frozen start-up objects do not hold full collections (which empty CPython's free
-    lists) back: a later tenth of their number promoted is enough to run one."""
-    done = subprocess.run(
-        [sys.executable, "-c", FULL_COLLECTIONS], capture_output=True, text=True, check=True
-    )
-    assert int(done.stdout) >= 1
