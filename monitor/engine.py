@@ -20,7 +20,7 @@ from monitor.core.cycle import Judgement, judge
 from monitor.core.lifecycle import Policy
 from monitor.core.model import Issue, IssueKind, PollKind, PollOutcome, PollResult
 from monitor.core.routing import Target, silenced
-from monitor.memory import release_free_memory
+from monitor.memory import FreeLists, release_free_memory
 from monitor.metrics import MetricsExposition, SelfMetrics, render_workspace
 from monitor.polls import AccountsApi, run_poll
 from monitor.store import Cycle, OutboxMessage, PollStatus, Store, WorkspaceState
@@ -101,6 +101,7 @@ class Engine:
         self.workspaces = {
             name: Workspace(name, api, WorkspaceState()) for name, api in apis.items()
         }
+        self.free_lists = FreeLists(time.monotonic())
 
     async def load(self) -> None:
         """Read the last committed state of every workspace (a restart forgets nothing)."""
@@ -157,6 +158,7 @@ class Engine:
         self.metrics.observe_poll(status)
         self.metrics.count_events(transition.events)
         self.render(name)
+        self.free_lists.empty_if_due(time.monotonic())
         release_free_memory()
         await self.refresh_outbox_gauge()
         if messages:

@@ -4,11 +4,17 @@ the GC."""
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterator
 
 import pytest
 
-from monitor.memory import release_free_memory, settle_after_start, use_one_malloc_arena
+from monitor.memory import (
+    FreeLists,
+    release_free_memory,
+    settle_after_start,
+    use_one_malloc_arena,
+)
 
 
 @pytest.fixture
@@ -40,3 +46,20 @@ def test_one_malloc_arena_unless_the_operator_chose(monkeypatch: pytest.MonkeyPa
     assert use_one_malloc_arena() is True
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
     assert use_one_malloc_arena() is False
+
+
+def test_free_lists_are_emptied_once_due() -> None:
+    """A due call runs a full collection, which hands the tuples CPython kept for reuse back
+    to its allocator; a call before `every` seconds have passed does nothing."""
+    free_lists = FreeLists(now=1000.0, every=60.0)
+    full = gc.get_stats()[2]["collections"]
+    assert free_lists.empty_if_due(1059.0) is False
+    assert gc.get_stats()[2]["collections"] == full
+
+    rows = [(i, i, i) for i in range(5000)]
+    del rows  # up to 2,000 of them stay allocated, kept for the next 3-tuples
+    before = sys.getallocatedblocks()
+    assert free_lists.empty_if_due(1060.0) is True
+    assert gc.get_stats()[2]["collections"] > full
+    assert sys.getallocatedblocks() < before - 1000
+    assert free_lists.empty_if_due(1119.0) is False  # the clock restarts from the collection
