@@ -158,7 +158,7 @@ class Engine:
         self.metrics.observe_poll(status)
         self.metrics.count_events(transition.events)
         self.render(name)
-        self.free_lists.empty_if_due(time.monotonic())
+        self.free_lists.empty_if_due(time.monotonic())  # first: trimming returns what it freed
         release_free_memory()
         await self.refresh_outbox_gauge()
         if messages:

@@ -1,5 +1,6 @@
-"""Memory housekeeping: one malloc heap for all threads, freed heap back to the kernel after
-a cycle, and what start-up left alive out of the cyclic GC's way.
+"""Memory housekeeping: one malloc heap for all threads, CPython's free lists emptied and
+freed heap handed back to the kernel after a cycle, and what start-up left alive out of the
+cyclic GC's way.
 
 A cycle of a large workspace allocates and frees tens of megabytes (page bodies, the rows it
 writes, the new metrics render). glibc keeps freed chunks inside its heap, so without this
